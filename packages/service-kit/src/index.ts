@@ -1,0 +1,12 @@
+export { ConfigError, env, parseConfig } from './config.js'
+export { type Listener, type RunOptions, runService } from './lifecycle.js'
+export { fastifyBaseOptions, loggerOptions, redactPaths, requestId } from './logger.js'
+export { createRegistry, installHttpMetrics } from './metrics.js'
+export { buildOpsServer, type OpsOptions, type OpsServer, type ReadinessCheck } from './ops.js'
+export {
+  HttpProblem,
+  installProblemHandlers,
+  type Problem,
+  problemContentType,
+  sendProblem,
+} from './problem.js'

@@ -1,0 +1,53 @@
+import { randomUUID } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
+import { type LoggerOptions, stdTimeFunctions } from 'pino'
+
+/**
+ * Paths pino replaces before a line is written. Secrets reach logs through
+ * headers and error objects far more often than through deliberate calls.
+ */
+export const redactPaths = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-amz-security-token"]',
+  'res.headers["set-cookie"]',
+  '*.password',
+  '*.secret',
+  '*.secretString',
+  '*.SecretString',
+  '*.connectionString',
+  '*.privateKey',
+  '*.key',
+] as const
+
+export function loggerOptions(service: string, level: string): LoggerOptions {
+  return {
+    level,
+    base: { service },
+    timestamp: stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+    redact: { paths: [...redactPaths], censor: '[redacted]' },
+  }
+}
+
+const requestIdPattern = /^[A-Za-z0-9._:-]{1,128}$/
+
+/**
+ * Accepts a caller's x-request-id only when it is a short token, so a client
+ * cannot inject log lines or huge values; otherwise mints one.
+ */
+export function requestId(req: IncomingMessage): string {
+  const header = req.headers['x-request-id']
+  return typeof header === 'string' && requestIdPattern.test(header) ? header : randomUUID()
+}
+
+/** Fastify options that give every service the same logger and request ids. */
+export function fastifyBaseOptions(service: string, level: string) {
+  return {
+    logger: loggerOptions(service, level),
+    genReqId: requestId,
+    requestIdLogLabel: 'requestId',
+    // Close idle keep-alive sockets on close() so shutdown is not held open.
+    forceCloseConnections: 'idle' as const,
+  }
+}

@@ -1,0 +1,111 @@
+import { STATUS_CODES } from 'node:http'
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify'
+
+export const problemContentType = 'application/problem+json; charset=utf-8'
+
+/** The one error body every service returns (RFC 9457). */
+export interface Problem {
+  type: string
+  title: string
+  status: number
+  detail: string
+}
+
+/**
+ * An error meant for the caller. Anything else thrown in a handler becomes a
+ * generic 500 whose details stay in the log.
+ */
+export class HttpProblem extends Error {
+  readonly status: number
+  readonly title: string
+  readonly detail: string
+  readonly type: string
+  readonly headers: Readonly<Record<string, string>>
+
+  constructor(
+    status: number,
+    detail: string,
+    options: { title?: string; type?: string; headers?: Record<string, string> } = {},
+  ) {
+    super(detail)
+    this.name = 'HttpProblem'
+    this.status = status
+    this.detail = detail
+    this.title = options.title ?? STATUS_CODES[status] ?? 'Error'
+    this.type = options.type ?? 'about:blank'
+    this.headers = options.headers ?? {}
+  }
+
+  toJSON(): Problem {
+    return { type: this.type, title: this.title, status: this.status, detail: this.detail }
+  }
+}
+
+export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply {
+  return reply.code(problem.status).type(problemContentType).send(problem)
+}
+
+interface ValidationIssue {
+  instancePath?: string
+  message?: string
+  params?: Record<string, unknown>
+}
+
+function describeValidation(error: FastifyError): string {
+  const context = error.validationContext ?? 'request'
+  const issues = (error.validation ?? []) as ValidationIssue[]
+  const parts = issues.slice(0, 5).map((issue) => {
+    const path = issue.instancePath ? issue.instancePath.replace(/^\//, '').replace(/\//g, '.') : ''
+    return `${context}${path ? `.${path}` : ''}: ${issue.message ?? 'is invalid'}`
+  })
+  return parts.length > 0 ? parts.join('; ') : `${context} is invalid`
+}
+
+/**
+ * Installs the error and not-found handlers on the root instance. Call it
+ * before registering routes so encapsulated plugins inherit it.
+ */
+export function installProblemHandlers(app: FastifyInstance): void {
+  app.setNotFoundHandler((request, reply) => {
+    sendProblem(reply, {
+      type: 'about:blank',
+      title: 'Not Found',
+      status: 404,
+      detail: `no route for ${request.method} ${request.url.split('?')[0]}`,
+    })
+  })
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof HttpProblem) {
+      reply.headers(error.headers)
+      return sendProblem(reply, error.toJSON())
+    }
+    if (error.validation) {
+      return sendProblem(reply, {
+        type: 'about:blank',
+        title: 'Bad Request',
+        status: 400,
+        detail: describeValidation(error),
+      })
+    }
+    const status = error.statusCode ?? 500
+    if (status >= 400 && status < 500) {
+      // Fastify's own 4xx errors (body too large, bad JSON, media type, rate
+      // limit) carry messages written for clients.
+      return sendProblem(reply, {
+        type: 'about:blank',
+        title: STATUS_CODES[status] ?? 'Bad Request',
+        status,
+        detail: error.message,
+      })
+    }
+    request.log.error({ err: error }, 'request failed')
+    const serverStatus = status >= 500 && status < 600 ? status : 500
+    return sendProblem(reply, {
+      type: 'about:blank',
+      title: STATUS_CODES[serverStatus] ?? 'Internal Server Error',
+      status: serverStatus,
+      detail: 'The server could not complete the request.',
+    })
+  })
+}

@@ -1,0 +1,87 @@
+import Fastify from 'fastify'
+import t from 'tap'
+import { request } from 'undici'
+import { runService } from '../src/lifecycle.js'
+import { createRegistry } from '../src/metrics.js'
+import { buildOpsServer } from '../src/ops.js'
+
+function ops() {
+  return {
+    ...buildOpsServer({
+      service: 'test',
+      logLevel: 'silent',
+      registry: createRegistry('t'),
+      checks: {},
+    }),
+    port: 0,
+    host: '127.0.0.1',
+  }
+}
+
+t.test(
+  'stop finishes in-flight requests, then releases resources, then exits 0 on signal',
+  async (t) => {
+    const app = Fastify({ logger: false, forceCloseConnections: 'idle' })
+    let release: () => void = () => undefined
+    app.get(
+      '/slow',
+      () =>
+        new Promise((resolve) => {
+          release = () => resolve({ done: true })
+        }),
+    )
+    const order: string[] = []
+    const codes: number[] = []
+    const stop = await runService({
+      listeners: [{ app, port: 0, host: '127.0.0.1' }],
+      ops: ops(),
+      drainDelayMs: 0,
+      shutdownTimeoutMs: 5000,
+      onShutdown: async () => {
+        order.push('resources closed')
+      },
+      exit: (code) => codes.push(code),
+    })
+    const address = app.server.address()
+    const port = typeof address === 'object' && address ? address.port : 0
+    const inflight = request(`http://127.0.0.1:${port}/slow`).then(async (res) => {
+      order.push('response sent')
+      return res.body.json()
+    })
+    await new Promise((r) => setTimeout(r, 50))
+    const stopping = stop()
+    await new Promise((r) => setTimeout(r, 50))
+    t.same(order, [], 'resources stay open while a request is in flight')
+    release()
+    t.same(await inflight, { done: true })
+    await stopping
+    t.same(order, ['response sent', 'resources closed'])
+    await t.rejects(request(`http://127.0.0.1:${port}/slow`), 'no longer accepting')
+    process.removeAllListeners('SIGTERM')
+    process.removeAllListeners('SIGINT')
+  },
+)
+
+t.test('a port in use gives a clear fatal message and exit 1', async (t) => {
+  const holder = Fastify({ logger: false })
+  await holder.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => holder.close())
+  const address = holder.server.address()
+  const port = typeof address === 'object' && address ? address.port : 0
+  const lines: string[] = []
+  const app = Fastify({ logger: false })
+  const opsServer = ops()
+  opsServer.app.log.fatal = ((msg: string) => {
+    lines.push(msg)
+  }) as never
+  const codes: number[] = []
+  await runService({
+    listeners: [{ app, port, host: '127.0.0.1' }],
+    ops: opsServer,
+    drainDelayMs: 0,
+    shutdownTimeoutMs: 1000,
+    exit: (code) => codes.push(code),
+  })
+  t.same(codes, [1])
+  t.match(lines[0], `port ${port} is already in use`)
+})

@@ -1,0 +1,78 @@
+import Fastify from 'fastify'
+import t from 'tap'
+import { HttpProblem, installProblemHandlers } from '../src/problem.js'
+
+function build() {
+  const app = Fastify({ logger: false, bodyLimit: 64 })
+  installProblemHandlers(app)
+  app.post(
+    '/typed',
+    {
+      schema: { body: { type: 'object', required: ['n'], properties: { n: { type: 'number' } } } },
+    },
+    async () => ({ ok: true }),
+  )
+  app.get('/conflict', async () => {
+    throw new HttpProblem(409, 'alias "x" is taken', { type: 'https://example.test/alias-taken' })
+  })
+  app.get('/boom', async () => {
+    throw new Error('connection to 10.0.0.5 failed: password authentication failed for user "app"')
+  })
+  return app
+}
+
+t.test('a thrown HttpProblem becomes its problem+json', async (t) => {
+  const res = await build().inject('/conflict')
+  t.equal(res.statusCode, 409)
+  t.match(res.headers['content-type'], /^application\/problem\+json/)
+  t.same(res.json(), {
+    type: 'https://example.test/alias-taken',
+    title: 'Conflict',
+    status: 409,
+    detail: 'alias "x" is taken',
+  })
+})
+
+t.test('an unexpected error is a 500 that reveals nothing', async (t) => {
+  const res = await build().inject('/boom')
+  t.equal(res.statusCode, 500)
+  t.notMatch(res.body, /password|10\.0\.0\.5|stack|Error:/)
+  t.equal(res.json().detail, 'The server could not complete the request.')
+})
+
+t.test('validation, size, media type and JSON errors are 4xx problems', async (t) => {
+  const app = build()
+  const invalid = await app.inject({ method: 'POST', url: '/typed', payload: { n: 'x' } })
+  t.equal(invalid.statusCode, 400)
+  t.match(invalid.json().detail, /^body\.n: /)
+  const tooBig = await app.inject({
+    method: 'POST',
+    url: '/typed',
+    payload: { n: 1, pad: 'x'.repeat(100) },
+  })
+  t.equal(tooBig.statusCode, 413)
+  const media = await app.inject({
+    method: 'POST',
+    url: '/typed',
+    payload: 'n=1',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  })
+  t.equal(media.statusCode, 415)
+  const broken = await app.inject({
+    method: 'POST',
+    url: '/typed',
+    payload: '{"n":',
+    headers: { 'content-type': 'application/json' },
+  })
+  t.equal(broken.statusCode, 400)
+  for (const res of [invalid, tooBig, media, broken]) {
+    t.match(res.headers['content-type'], /^application\/problem\+json/)
+    t.same(Object.keys(res.json()).sort(), ['detail', 'status', 'title', 'type'])
+  }
+})
+
+t.test('unknown routes are a 404 problem', async (t) => {
+  const res = await build().inject('/nope?secret=1')
+  t.equal(res.statusCode, 404)
+  t.equal(res.json().detail, 'no route for GET /nope')
+})

