@@ -9,3 +9,16 @@ export {
   type TestDatabase,
   testAdminUrl,
 } from './postgres.js'
+export { formatLogLine, prefixer } from './stack/logs.js'
+export { ManagedProcess, type ProcessSpec } from './stack/process.js'
+export {
+  devPorts,
+  PortInUseError,
+  randomPorts,
+  type ServiceName,
+  type Stack,
+  type StackOptions,
+  type StackPorts,
+  startStack,
+} from './stack/stack.js'
+export { isPortFree, waitForOk } from './stack/wait.js'

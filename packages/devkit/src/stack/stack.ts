@@ -1,0 +1,310 @@
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { type FauxqsServer, startFauxqs } from 'fauxqs'
+import pg from 'pg'
+import { type EmbeddedServer, freePort, startEmbeddedPostgres } from '../postgres.js'
+import { ManagedProcess } from './process.js'
+import { isPortFree, waitForOk } from './wait.js'
+
+export interface StackPorts {
+  frontend: number
+  frontendOps: number
+  apiGateway: number
+  apiGatewayOps: number
+  urlService: number
+  urlServiceOps: number
+  workerOps: number
+  postgres: number
+  sqs: number
+}
+
+/** The ports `pnpm dev` promises in the README. */
+export const devPorts: StackPorts = {
+  frontend: 3000,
+  frontendOps: 9080,
+  apiGateway: 8000,
+  apiGatewayOps: 9000,
+  urlService: 8443,
+  urlServiceOps: 9443,
+  workerOps: 9444,
+  postgres: 5433,
+  sqs: 9324,
+}
+
+/** Kernel-chosen ports, so test suites can run beside a `pnpm dev`. */
+export async function randomPorts(): Promise<StackPorts> {
+  const entries = await Promise.all(
+    Object.keys(devPorts).map(async (name) => [name, await freePort()] as const),
+  )
+  return Object.fromEntries(entries) as unknown as StackPorts
+}
+
+export class PortInUseError extends Error {
+  constructor(readonly taken: { name: string; port: number }[]) {
+    super(
+      `port${taken.length > 1 ? 's' : ''} already in use: ${taken
+        .map(({ name, port }) => `${port} (${name})`)
+        .join(
+          ', ',
+        )}. Stop whatever holds ${taken.length > 1 ? 'them' : 'it'} (another \`pnpm dev\`?) and try again.`,
+    )
+    this.name = 'PortInUseError'
+  }
+}
+
+export interface StackOptions {
+  /** Repository root. */
+  root: string
+  /** Where PostgreSQL data and SVIDs live (`.dev` for pnpm dev, a temp dir for tests). */
+  stateDir: string
+  ports: StackPorts
+  trustDomain?: string
+  /** Lifetime of each dev SVID and how often the dev CA re-issues them. */
+  svidTtlSeconds?: number
+  rotateEverySeconds?: number
+  logLevel?: string
+  /** Extra environment per process, e.g. shorter timeouts in tests. */
+  env?: Partial<Record<ServiceName, Record<string, string>>>
+  output: (name: string, line: string) => void
+  readyTimeoutMs?: number
+}
+
+export type ServiceName = 'dev-ca' | 'url-service' | 'worker' | 'api-gateway' | 'frontend'
+
+export interface Stack {
+  readonly ports: StackPorts
+  readonly frontendUrl: string
+  readonly apiGatewayUrl: string
+  readonly urlServiceUrl: string
+  readonly databaseUrl: string
+  readonly adminDatabaseUrl: string
+  readonly queueUrl: string
+  readonly svidDir: string
+  readonly trustDomain: string
+  readonly processes: Record<ServiceName, ManagedProcess>
+  readonly sqs: FauxqsServer
+  readonly postgres: EmbeddedServer
+  /** Waits until a service's ops port says it is ready. */
+  waitReady(name: Exclude<ServiceName, 'dev-ca'>, timeoutMs?: number): Promise<void>
+  /** Stops every process, then the emulator and PostgreSQL. Safe to call twice. */
+  stop(): Promise<void>
+}
+
+const databaseName = 'zt'
+const queueName = 'zt-events'
+
+async function ensureDatabase(adminUrl: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl })
+  await client.connect()
+  try {
+    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [
+      databaseName,
+    ])
+    if (rowCount === 0) await client.query(`create database ${databaseName}`)
+  } finally {
+    await client.end()
+  }
+}
+
+async function waitForFiles(
+  paths: string[],
+  timeoutMs: number,
+  isAlive: () => boolean,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!paths.every((path) => existsSync(path))) {
+    if (!isAlive()) throw new Error('the dev CA exited before issuing SVIDs')
+    if (Date.now() > deadline)
+      throw new Error(`SVIDs not issued after ${timeoutMs} ms: ${paths.join(', ')}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+/**
+ * Starts the whole system on loopback: embedded PostgreSQL, the SQS emulator,
+ * the dev SPIFFE CA, migrations, then url-service, worker, api-gateway and
+ * frontend from their real entry points. `pnpm dev` and the e2e suites both
+ * use this, so what the proofs exercise is what a developer runs.
+ */
+export async function startStack(options: StackOptions): Promise<Stack> {
+  const { ports, root, output } = options
+  const trustDomain = options.trustDomain ?? 'zt.local'
+  const readyTimeoutMs = options.readyTimeoutMs ?? 60_000
+  const logLevel = options.logLevel ?? 'info'
+
+  const taken = []
+  for (const [name, port] of Object.entries(ports)) {
+    if (!(await isPortFree(port))) taken.push({ name, port })
+  }
+  if (taken.length > 0) throw new PortInUseError(taken)
+
+  const cleanup: (() => Promise<unknown>)[] = []
+  const stopAll = async () => {
+    for (const step of cleanup.splice(0).reverse()) {
+      await step().catch((error: unknown) => output('dev', `stop failed: ${String(error)}`))
+    }
+  }
+
+  try {
+    const postgres = await startEmbeddedPostgres({
+      dataDir: join(options.stateDir, 'postgres'),
+      port: ports.postgres,
+    })
+    cleanup.push(() => postgres.stop())
+    await ensureDatabase(postgres.adminUrl)
+    const databaseUrl = postgres.adminUrl.replace(/\/postgres$/, `/${databaseName}`)
+    output(
+      'dev',
+      `PostgreSQL ready on 127.0.0.1:${ports.postgres} (data in ${join(options.stateDir, 'postgres')})`,
+    )
+
+    const sqs = await startFauxqs({ port: ports.sqs, logger: false, host: '127.0.0.1' })
+    cleanup.push(() => sqs.stop())
+    const dlq = sqs.createQueue(`${queueName}-dlq`)
+    const queue = sqs.createQueue(queueName, {
+      attributes: {
+        VisibilityTimeout: '30',
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.queueArn, maxReceiveCount: 5 }),
+      },
+    })
+    output('dev', `SQS emulator (fauxqs) ready on 127.0.0.1:${ports.sqs}, queue ${queue.queueUrl}`)
+
+    const svidDir = join(options.stateDir, 'spiffe')
+    const common = {
+      LOG_LEVEL: logLevel,
+      HOST: '127.0.0.1',
+      NODE_ENV: 'development',
+      TRUST_DOMAIN: trustDomain,
+    }
+    const aws = {
+      AWS_REGION: 'us-east-1',
+      AWS_ENDPOINT_URL_SQS: `http://127.0.0.1:${ports.sqs}`,
+      // The emulator accepts any signature; these only let the SDK sign.
+      AWS_ACCESS_KEY_ID: 'local-dev-only',
+      AWS_SECRET_ACCESS_KEY: 'local-dev-only',
+      AWS_EC2_METADATA_DISABLED: 'true',
+    }
+    const database = { DATABASE_URL: databaseUrl, DB_SSL_MODE: 'disable' }
+    const make = (
+      name: ServiceName,
+      dir: string,
+      entry: string,
+      env: Record<string, string>,
+      args?: string[],
+    ) =>
+      new ManagedProcess({
+        name,
+        cwd: join(root, dir),
+        entry,
+        ...(args ? { args } : {}),
+        env: { ...common, ...env, ...(options.env?.[name] ?? {}) },
+        output,
+      })
+
+    const processes: Record<ServiceName, ManagedProcess> = {
+      'dev-ca': make('dev-ca', 'packages/spiffe', 'src/dev-ca.ts', {}, [
+        '--dir',
+        svidDir,
+        '--trust-domain',
+        trustDomain,
+        '--workloads',
+        'api-gateway,url-service,worker',
+        '--ttl',
+        `${options.svidTtlSeconds ?? 300}s`,
+        '--rotate-every',
+        `${options.rotateEverySeconds ?? 120}s`,
+      ]),
+      'url-service': make('url-service', 'services/url-service', 'src/server.ts', {
+        ...aws,
+        ...database,
+        PORT: String(ports.urlService),
+        OPS_PORT: String(ports.urlServiceOps),
+        SPIFFE_SVID_DIR: join(svidDir, 'url-service'),
+        EVENTS_QUEUE_URL: queue.queueUrl,
+      }),
+      worker: make('worker', 'services/url-service', 'src/worker.ts', {
+        ...aws,
+        ...database,
+        OPS_PORT: String(ports.workerOps),
+        EVENTS_QUEUE_URL: queue.queueUrl,
+      }),
+      'api-gateway': make('api-gateway', 'services/api-gateway', 'src/server.ts', {
+        PORT: String(ports.apiGateway),
+        OPS_PORT: String(ports.apiGatewayOps),
+        SPIFFE_SVID_DIR: join(svidDir, 'api-gateway'),
+        URL_SERVICE_URL: `https://127.0.0.1:${ports.urlService}`,
+        PUBLIC_BASE_URL: `http://127.0.0.1:${ports.frontend}`,
+        // The frontend proxies from loopback and forwards the browser's address.
+        TRUSTED_PROXIES: '127.0.0.1',
+      }),
+      frontend: make('frontend', 'services/frontend', 'src/server.ts', {
+        PORT: String(ports.frontend),
+        OPS_PORT: String(ports.frontendOps),
+        API_GATEWAY_URL: `http://127.0.0.1:${ports.apiGateway}`,
+      }),
+    }
+    const opsPort: Record<Exclude<ServiceName, 'dev-ca'>, number> = {
+      'url-service': ports.urlServiceOps,
+      worker: ports.workerOps,
+      'api-gateway': ports.apiGatewayOps,
+      frontend: ports.frontendOps,
+    }
+    const waitReady = (name: Exclude<ServiceName, 'dev-ca'>, timeoutMs = readyTimeoutMs) =>
+      waitForOk(`http://127.0.0.1:${opsPort[name]}/readyz`, {
+        timeoutMs,
+        isAlive: () => processes[name].running,
+      })
+    const stopProcess = (name: ServiceName) => () => processes[name].stop('SIGTERM', 30_000)
+
+    processes['dev-ca'].start()
+    cleanup.push(stopProcess('dev-ca'))
+    await waitForFiles(
+      ['api-gateway', 'url-service', 'worker'].flatMap((w) =>
+        ['svid.pem', 'svid_key.pem', 'bundle.pem'].map((f) => join(svidDir, w, f)),
+      ),
+      readyTimeoutMs,
+      () => processes['dev-ca'].running,
+    )
+
+    const migrate = make('url-service', 'services/url-service', 'src/migrate.ts', database)
+    migrate.start()
+    const migrated = await migrate.exited
+    if (migrated !== 0) throw new Error(`migrations failed (exit ${migrated})`)
+
+    processes['url-service'].start()
+    cleanup.push(stopProcess('url-service'))
+    processes.worker.start()
+    cleanup.push(stopProcess('worker'))
+    await Promise.all([waitReady('url-service'), waitReady('worker')])
+    processes['api-gateway'].start()
+    cleanup.push(stopProcess('api-gateway'))
+    await waitReady('api-gateway')
+    processes.frontend.start()
+    cleanup.push(stopProcess('frontend'))
+    await waitReady('frontend')
+
+    let stopping: Promise<void> | undefined
+    return {
+      ports,
+      frontendUrl: `http://127.0.0.1:${ports.frontend}`,
+      apiGatewayUrl: `http://127.0.0.1:${ports.apiGateway}`,
+      urlServiceUrl: `https://127.0.0.1:${ports.urlService}`,
+      databaseUrl,
+      adminDatabaseUrl: postgres.adminUrl,
+      queueUrl: queue.queueUrl,
+      svidDir,
+      trustDomain,
+      processes,
+      sqs,
+      postgres,
+      waitReady,
+      stop: () => {
+        stopping ??= stopAll()
+        return stopping
+      },
+    }
+  } catch (error) {
+    await stopAll()
+    throw error
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * `pnpm dev`: the whole system on this machine with embedded defaults — no
+ * Docker, no AWS account. State (PostgreSQL data, the dev CA, SVIDs) lives in
+ * .dev/, so a second run starts fast and keeps its data.
+ */
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { devPorts, PortInUseError, prefixer, type Stack, startStack } from '@zt/devkit'
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+const names = ['dev', 'dev-ca', 'url-service', 'worker', 'api-gateway', 'frontend']
+const width = Math.max(...names.map((n) => n.length))
+const color = process.stdout.isTTY === true
+const output = (name: string, line: string) => {
+  const index = Math.max(0, names.indexOf(name))
+  process.stdout.write(`${prefixer(name, index, width, color)}${line}\n`)
+}
+
+output(
+  'dev',
+  'starting the zero-trust stack (first run initialises PostgreSQL in .dev/, later runs reuse it)',
+)
+let stack: Stack | undefined
+let stopping = false
+
+const shutdown = async (signal: string) => {
+  if (stopping) return
+  stopping = true
+  output('dev', `${signal}: stopping every process`)
+  await stack?.stop()
+  output('dev', 'stopped; nothing left running')
+  process.exit(0)
+}
+process.on('SIGINT', () => void shutdown('SIGINT'))
+process.on('SIGTERM', () => void shutdown('SIGTERM'))
+
+try {
+  stack = await startStack({
+    root,
+    stateDir: join(root, '.dev'),
+    ports: devPorts,
+    svidTtlSeconds: Number(process.env.ZT_DEV_SVID_TTL_SECONDS ?? 120),
+    rotateEverySeconds: Number(process.env.ZT_DEV_ROTATE_SECONDS ?? 60),
+    output,
+  })
+} catch (error) {
+  output(
+    'dev',
+    error instanceof PortInUseError ? error.message : `could not start: ${String(error)}`,
+  )
+  process.exit(1)
+}
+
+for (const [name, child] of Object.entries(stack.processes)) {
+  void child.exited.then((code) => {
+    if (!stopping)
+      output('dev', `${name} exited unexpectedly (code ${code}); Ctrl-C to stop the rest`)
+  })
+}
+
+const p = stack.ports
+output('dev', '')
+output('dev', `ready. Open the UI: http://127.0.0.1:${p.frontend}`)
+output(
+  'dev',
+  `  api-gateway  http://127.0.0.1:${p.apiGateway}/api/urls   (ops :${p.apiGatewayOps})`,
+)
+output(
+  'dev',
+  `  url-service  https://127.0.0.1:${p.urlService}  mTLS only, SPIFFE ID spiffe://${stack.trustDomain}/ns/services/sa/api-gateway may call (ops :${p.urlServiceOps})`,
+)
+output(
+  'dev',
+  `  worker       ops :${p.workerOps}; PostgreSQL 127.0.0.1:${p.postgres}; SQS emulator 127.0.0.1:${p.sqs}`,
+)
+output(
+  'dev',
+  `  SVIDs rotate every ${process.env.ZT_DEV_ROTATE_SECONDS ?? 60}s under .dev/spiffe/. Ctrl-C stops everything.`,
+)
