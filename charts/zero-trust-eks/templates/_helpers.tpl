@@ -1,0 +1,267 @@
+{{/*
+Shared snippets. Workloads are addressed by their values key (frontend,
+apiGateway, urlService, worker, migrate); "zt.name" maps a key to the
+Kubernetes name, which is also the `app` label, the ServiceAccount and the
+last segment of the SPIFFE ID.
+*/}}
+
+{{- define "zt.name" -}}
+{{- get (dict "frontend" "frontend" "apiGateway" "api-gateway" "urlService" "url-service" "worker" "worker" "migrate" "migrate") . -}}
+{{- end }}
+
+{{- define "zt.labels" -}}
+app: {{ include "zt.name" .key }}
+app.kubernetes.io/name: {{ include "zt.name" .key }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/part-of: zero-trust-eks
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
+{{- end }}
+
+{{/* The `app` label is what the NetworkPolicies select on. */}}
+{{- define "zt.selectorLabels" -}}
+app: {{ include "zt.name" .key }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+{{- end }}
+
+{{- define "zt.image" -}}
+{{- $image := .image -}}
+{{- if $image.digest -}}
+{{ $image.repository }}@{{ $image.digest }}
+{{- else -}}
+{{ $image.repository }}:{{ $image.tag | default .root.Chart.AppVersion }}
+{{- end -}}
+{{- end }}
+
+{{- define "zt.spiffeId" -}}
+spiffe://{{ .root.Values.trustDomain }}/ns/{{ .root.Values.namespaces.services }}/sa/{{ .name }}
+{{- end }}
+
+{{/* Seconds Kubernetes waits after SIGTERM: drain delay + shutdown budget + 5 s of slack. */}}
+{{- define "zt.terminationGracePeriodSeconds" -}}
+{{- $ms := add .Values.lifecycle.drainDelayMs .Values.lifecycle.shutdownTimeoutMs -}}
+{{- add (div (add $ms 999) 1000) 5 -}}
+{{- end }}
+
+{{/* Pod Security "restricted" at pod level: numeric non-root ids so the kubelet can verify runAsNonRoot. */}}
+{{- define "zt.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 10001
+runAsGroup: 10001
+fsGroup: 10001
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{- define "zt.containerSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 10001
+runAsGroup: 10001
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+privileged: false
+capabilities:
+  drop: [ALL]
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{/* Settings every app container gets. */}}
+{{- define "zt.commonEnv" -}}
+- name: LOG_LEVEL
+  value: {{ .Values.logLevel | quote }}
+- name: DRAIN_DELAY_MS
+  value: {{ .Values.lifecycle.drainDelayMs | quote }}
+- name: SHUTDOWN_TIMEOUT_MS
+  value: {{ .Values.lifecycle.shutdownTimeoutMs | quote }}
+- name: AWS_REGION
+  value: {{ .Values.aws.region | quote }}
+# Never fall back to the node's instance role (IMDS is also closed by the NetworkPolicies).
+- name: AWS_EC2_METADATA_DISABLED
+  value: "true"
+{{- end }}
+
+{{- define "zt.dbEnv" -}}
+- name: DB_SECRET_ARN
+  value: {{ .Values.db.secretArn | quote }}
+- name: DB_HOST
+  value: {{ .Values.db.host | quote }}
+- name: DB_PORT
+  value: {{ .Values.db.port | quote }}
+- name: DB_NAME
+  value: {{ .Values.db.name | quote }}
+- name: DB_SSL_MODE
+  value: verify-full
+- name: DB_SSL_CA_FILE
+  value: /etc/zt/db-ca/ca.pem
+- name: DB_SECRET_TTL_SECONDS
+  value: {{ .Values.db.secretTtlSeconds | quote }}
+- name: DB_POOL_MAX
+  value: {{ .Values.db.poolMax | quote }}
+{{- end }}
+
+{{- define "zt.spiffeEnv" -}}
+- name: TRUST_DOMAIN
+  value: {{ .Values.trustDomain | quote }}
+{{- if eq .Values.spiffe.mode "workloadApi" }}
+- name: SPIFFE_ENDPOINT_SOCKET
+  value: unix:///spiffe-workload-api/spire-agent.sock
+{{- else }}
+- name: SPIFFE_SVID_DIR
+  value: /run/spiffe/svid
+{{- end }}
+{{- end }}
+
+{{/* Mounts of an SVID workload's app container. */}}
+{{- define "zt.spiffeMounts" -}}
+{{- if eq .Values.spiffe.mode "workloadApi" }}
+- name: spiffe-workload-api
+  mountPath: /spiffe-workload-api
+  readOnly: true
+{{- else }}
+- name: svid
+  mountPath: /run/spiffe/svid
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "zt.spiffeVolumes" -}}
+# The SPIRE agent's socket through the SPIFFE CSI driver: no hostPath, which
+# Pod Security "restricted" forbids.
+- name: spiffe-workload-api
+  csi:
+    driver: csi.spiffe.io
+    readOnly: true
+{{- if eq .Values.spiffe.mode "files" }}
+- name: svid
+  emptyDir:
+    medium: Memory
+    sizeLimit: 1Mi
+- name: spiffe-helper-config
+  configMap:
+    name: spiffe-helper
+{{- end }}
+{{- end }}
+
+{{/* spiffe-helper as a native sidecar (restartPolicy Always): it starts before and outlives the app container. */}}
+{{- define "zt.spiffeHelper" -}}
+{{- if eq .Values.spiffe.mode "files" }}
+- name: spiffe-helper
+  image: {{ include "zt.image" (dict "image" .Values.spiffe.helper.image "root" .) }}
+  imagePullPolicy: {{ .Values.images.pullPolicy }}
+  restartPolicy: Always
+  args: ["-config", "/etc/spiffe-helper/helper.conf"]
+  securityContext:
+    {{- include "zt.containerSecurityContext" . | nindent 4 }}
+  resources:
+    {{- toYaml .Values.spiffe.helper.resources | nindent 4 }}
+  volumeMounts:
+    - name: spiffe-workload-api
+      mountPath: /spiffe-workload-api
+      readOnly: true
+    - name: svid
+      mountPath: /run/spiffe/svid
+    - name: spiffe-helper-config
+      mountPath: /etc/spiffe-helper
+      readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "zt.probes" -}}
+startupProbe:
+  httpGet: { path: /healthz, port: ops }
+  periodSeconds: 2
+  failureThreshold: 30
+livenessProbe:
+  httpGet: { path: /healthz, port: ops }
+  periodSeconds: 10
+  failureThreshold: 3
+readinessProbe:
+  httpGet: { path: /readyz, port: ops }
+  periodSeconds: 5
+  failureThreshold: 2
+{{- end }}
+
+{{- define "zt.topologySpread" -}}
+- maxSkew: 1
+  topologyKey: topology.kubernetes.io/zone
+  whenUnsatisfiable: ScheduleAnyway
+  labelSelector:
+    matchLabels:
+      {{- include "zt.selectorLabels" . | nindent 6 }}
+- maxSkew: 1
+  topologyKey: kubernetes.io/hostname
+  whenUnsatisfiable: ScheduleAnyway
+  labelSelector:
+    matchLabels:
+      {{- include "zt.selectorLabels" . | nindent 6 }}
+{{- end }}
+
+{{/*
+Whether an IPv4 CIDR contains the instance metadata address 169.254.169.254
+(2852039166): compare both addresses shifted right by the host bits.
+Prints "true" or nothing.
+*/}}
+{{- define "zt.coversImds" -}}
+{{- $parts := splitList "/" . -}}
+{{- $octets := splitList "." (first $parts) -}}
+{{- $ip := 0 -}}
+{{- range $octets }}{{ $ip = add (mul $ip 256) (atoi .) }}{{ end -}}
+{{- $hostBits := sub 32 (atoi (last $parts)) -}}
+{{- $block := 1 -}}
+{{- range until (int $hostBits) }}{{ $block = mul $block 2 }}{{ end -}}
+{{- if eq (div $ip $block) (div 2852039166 $block) }}true{{ end -}}
+{{- end }}
+
+{{/* The egress peers for the AWS endpoint CIDRs, IMDS excepted where covered. */}}
+{{- define "zt.awsEndpointPeers" -}}
+{{- range .Values.network.awsEndpointCidrs }}
+{{- if eq . "169.254.169.254/32" }}{{ fail "network.awsEndpointCidrs must not be the instance metadata address" }}{{ end }}
+- ipBlock:
+    cidr: {{ . }}
+    {{- if include "zt.coversImds" . }}
+    except:
+      - 169.254.169.254/32
+    {{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The workloads that call AWS and the database (the worker and the migration Job share url-service's image). */}}
+{{- define "zt.awsWorkloads" -}}
+matchExpressions:
+  - key: app
+    operator: In
+    values: [url-service, worker, migrate]
+{{- end }}
+
+{{/*
+DNS for every pod of a namespace (argument: the namespace). Default-deny
+egress blocks DNS too; both selectors in ONE peer mean "kube-dns pods in
+kube-system" (two peers would mean "anything in kube-system OR any
+k8s-app=kube-dns pod here").
+*/}}
+{{- define "zt.dnsPolicy" -}}
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: allow-dns-egress
+  namespace: {{ . }}
+spec:
+  podSelector: {}
+  policyTypes:
+    - Egress
+  egress:
+    - to:
+        - namespaceSelector:
+            matchLabels:
+              kubernetes.io/metadata.name: kube-system
+          podSelector:
+            matchLabels:
+              k8s-app: kube-dns
+      ports:
+        - protocol: UDP
+          port: 53
+        - protocol: TCP
+          port: 53
+{{- end }}
