@@ -1,0 +1,12 @@
+import type { FastifyRequest } from 'fastify'
+import { traceparentFor } from './trace.js'
+import type { CallContext } from './url-service-client.js'
+
+/** The request id, trace context and logger that follow a request upstream. */
+export function callContext(request: FastifyRequest): CallContext {
+  return {
+    requestId: request.id,
+    traceparent: traceparentFor(request.headers.traceparent),
+    log: request.log,
+  }
+}

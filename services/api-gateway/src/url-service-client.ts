@@ -1,0 +1,266 @@
+import { randomUUID } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import {
+  type CreateUrlRequest,
+  internalRoutes,
+  type ListQuery,
+  ProblemDocument,
+  type ResolveRequest,
+  ResolveResponse,
+  TargetUrl,
+  UrlPage,
+  UrlRecord,
+} from '@zt/contracts'
+import { HttpProblem } from '@zt/service-kit'
+import type { FastifyBaseLogger } from 'fastify'
+import { Histogram, type Registry } from 'prom-client'
+import { type Dispatcher, request } from 'undici'
+import type { z } from 'zod'
+import { traceparentFor } from './trace.js'
+
+/** What every call carries so one request can be followed across services. */
+export interface CallContext {
+  requestId: string
+  traceparent: string
+  log: FastifyBaseLogger
+}
+
+/**
+ * url-service as the gateway sees it. Every method resolves with validated
+ * data or throws an HttpProblem fit for the public caller: the upstream's 4xx
+ * problem as is, 502 when url-service fails, 503 when it cannot be reached.
+ */
+export interface UrlServiceClient {
+  create(input: CreateUrlRequest, ctx: CallContext): Promise<UrlRecord>
+  get(code: string, ctx: CallContext): Promise<UrlRecord>
+  list(query: ListQuery, ctx: CallContext): Promise<UrlPage>
+  resolve(code: string, visit: ResolveRequest, ctx: CallContext): Promise<ResolveResponse>
+  /** Resolves when url-service answers over mutual TLS at all; for readiness. */
+  ping(): Promise<void>
+}
+
+export interface HttpUrlServiceClientOptions {
+  /** https://host:port of url-service. */
+  baseUrl: string
+  /** Carries the mutual TLS: the SPIFFE dispatcher in production. */
+  dispatcher: Dispatcher
+  /** Budget for one call, retries included. */
+  timeoutMs: number
+  /** Extra attempts for idempotent reads. */
+  retries?: number
+  registry?: Registry
+}
+
+const unavailable = () =>
+  new HttpProblem(503, 'The URL service is unavailable. Try again shortly.', {
+    headers: { 'retry-after': '1' },
+  })
+const badGateway = () => new HttpProblem(502, 'The URL service could not complete the request.')
+
+// Upstream statuses that describe the caller's request and so are passed on.
+// 401/403 are not among them: they mean url-service refused the gateway's own
+// identity, a deployment fault the public caller cannot act on.
+const passThrough = new Set([400, 404, 409, 410, 413, 415, 422, 429])
+
+interface Call {
+  operation: string
+  method: 'GET' | 'POST'
+  path: string
+  body?: unknown
+  /** Only reads are retried: a retried create or resolve could act twice. */
+  idempotent: boolean
+  ctx: CallContext
+}
+
+interface Answer {
+  status: number
+  body: string
+  retryAfter: string | undefined
+}
+
+export function createHttpUrlServiceClient(options: HttpUrlServiceClientOptions): UrlServiceClient {
+  const retries = options.retries ?? 2
+  const duration = new Histogram({
+    name: 'url_service_request_duration_seconds',
+    help: 'Calls from the gateway to url-service, by operation and outcome',
+    labelNames: ['operation', 'outcome'] as const,
+    buckets: [0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: options.registry ? [options.registry] : [],
+  })
+
+  async function send(
+    call: Pick<Call, 'method' | 'path' | 'body'>,
+    trace: Pick<CallContext, 'requestId' | 'traceparent'>,
+    signal: AbortSignal,
+  ): Promise<Answer> {
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      'x-request-id': trace.requestId,
+      traceparent: trace.traceparent,
+    }
+    if (call.body !== undefined) headers['content-type'] = 'application/json'
+    const response = await request(new URL(call.path, options.baseUrl), {
+      method: call.method,
+      headers,
+      body: call.body === undefined ? undefined : JSON.stringify(call.body),
+      dispatcher: options.dispatcher,
+      signal,
+    })
+    const retryAfter = response.headers['retry-after']
+    return {
+      status: response.statusCode,
+      body: await response.body.text(),
+      retryAfter: typeof retryAfter === 'string' ? retryAfter : undefined,
+    }
+  }
+
+  /** Sends with a deadline; reads are retried with backoff while time is left. */
+  async function exchange(call: Call): Promise<Answer> {
+    const deadline = Date.now() + options.timeoutMs
+    for (let attempt = 0; ; attempt++) {
+      const left = deadline - Date.now()
+      const backoff = 25 * 2 ** attempt * (0.5 + Math.random())
+      const mayRetry = call.idempotent && attempt < retries && left > backoff * 2
+      try {
+        const answer = await send(call, call.ctx, AbortSignal.timeout(Math.max(left, 1)))
+        if (answer.status >= 500 && mayRetry) {
+          await sleep(backoff)
+          continue
+        }
+        return answer
+      } catch (error) {
+        const timedOut = error instanceof Error && error.name === 'TimeoutError'
+        if (!timedOut && mayRetry) {
+          await sleep(backoff)
+          continue
+        }
+        call.ctx.log.warn(
+          { err: error, operation: call.operation, attempts: attempt + 1 },
+          'url-service unreachable',
+        )
+        throw unavailable()
+      }
+    }
+  }
+
+  async function invoke<S extends z.ZodType>(call: Call, schema: S): Promise<z.output<S>> {
+    const started = performance.now()
+    let outcome = 'error'
+    try {
+      const answer = await exchange(call)
+      outcome = `${Math.floor(answer.status / 100)}xx`
+      return interpret(call, answer, schema)
+    } finally {
+      duration.observe({ operation: call.operation, outcome }, (performance.now() - started) / 1000)
+    }
+  }
+
+  return {
+    create: (input, ctx) =>
+      invoke(
+        {
+          operation: 'create',
+          method: 'POST',
+          path: internalRoutes.urls,
+          body: { ...input, expiresAt: input.expiresAt?.toISOString() },
+          idempotent: false,
+          ctx,
+        },
+        UrlRecord,
+      ),
+    get: (code, ctx) =>
+      invoke(
+        {
+          operation: 'get',
+          method: 'GET',
+          path: codePath(internalRoutes.url, code),
+          idempotent: true,
+          ctx,
+        },
+        UrlRecord,
+      ),
+    list: (query, ctx) => {
+      const search = new URLSearchParams({ limit: String(query.limit) })
+      if (query.cursor !== undefined) search.set('cursor', query.cursor)
+      return invoke(
+        {
+          operation: 'list',
+          method: 'GET',
+          path: `${internalRoutes.urls}?${search}`,
+          idempotent: true,
+          ctx,
+        },
+        UrlPage,
+      )
+    },
+    resolve: async (code, visit, ctx) => {
+      const answer = await invoke(
+        {
+          operation: 'resolve',
+          method: 'POST',
+          path: codePath(internalRoutes.resolve, code),
+          body: visit,
+          idempotent: false,
+          ctx,
+        },
+        ResolveResponse,
+      )
+      // The gateway sends browsers wherever this says: hold the stored target
+      // to the same rules as a new one, whatever url-service returns.
+      if (!TargetUrl.safeParse(answer.url).success) {
+        ctx.log.error({ code }, 'url-service resolved a code to an unacceptable target')
+        throw badGateway()
+      }
+      return answer
+    },
+    async ping() {
+      try {
+        await send(
+          { method: 'GET', path: `${internalRoutes.urls}?limit=1` },
+          { requestId: `readyz-${randomUUID()}`, traceparent: traceparentFor(undefined) },
+          AbortSignal.timeout(options.timeoutMs),
+        )
+      } catch (error) {
+        throw new Error(`url-service unreachable: ${describe(error)}`)
+      }
+    },
+  }
+}
+
+function codePath(template: string, code: string): string {
+  return template.replace(':code', encodeURIComponent(code))
+}
+
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return 'unknown error'
+  const code = (error as NodeJS.ErrnoException).code
+  return code ? `${code} ${error.message}` : error.message
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+function interpret<S extends z.ZodType>(call: Call, answer: Answer, schema: S): z.output<S> {
+  const { status } = answer
+  if (status >= 200 && status < 300) {
+    const parsed = schema.safeParse(parseJson(answer.body))
+    if (parsed.success) return parsed.data
+    call.ctx.log.error({ operation: call.operation, status }, 'url-service sent an invalid body')
+    throw badGateway()
+  }
+  if (passThrough.has(status)) {
+    const problem = ProblemDocument.safeParse(parseJson(answer.body))
+    throw new HttpProblem(status, problem.success ? problem.data.detail : 'The request failed.', {
+      title: problem.success ? problem.data.title : undefined,
+      type: problem.success ? problem.data.type : undefined,
+      headers: answer.retryAfter ? { 'retry-after': answer.retryAfter } : undefined,
+    })
+  }
+  call.ctx.log.error({ operation: call.operation, status }, 'url-service failed')
+  throw badGateway()
+}

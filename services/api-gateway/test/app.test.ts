@@ -1,0 +1,267 @@
+import t from 'tap'
+import { FakeUrlService } from './fake-url-service.js'
+import { publicBaseUrl, testApp } from './helpers.js'
+
+const json = { 'content-type': 'application/json' }
+const problemType = /^application\/problem\+json/
+
+t.test('POST /api/urls creates a link and answers with its short URL', async (t) => {
+  const fake = new FakeUrlService()
+  const app = await testApp(t, {}, fake)
+  const res = await app.inject({
+    method: 'POST',
+    url: '/api/urls',
+    headers: json,
+    payload: { url: 'HTTPS://Example.COM/a b'.replace(' ', '%20'), alias: 'my-link' },
+  })
+  t.equal(res.statusCode, 201)
+  t.equal(res.headers.location, '/api/urls/my-link')
+  const body = res.json()
+  t.same(Object.keys(body).sort(), ['code', 'createdAt', 'expiresAt', 'shortUrl', 'url'])
+  t.equal(body.code, 'my-link')
+  t.equal(body.shortUrl, `${publicBaseUrl}/r/my-link`)
+  t.equal(body.url, 'https://example.com/a%20b', 'the normalized URL is what url-service gets')
+  t.equal(body.expiresAt, null)
+  t.same(fake.calls[0]?.input, { url: 'https://example.com/a%20b', alias: 'my-link' })
+})
+
+t.test('an expiry is passed on as a date', async (t) => {
+  const fake = new FakeUrlService()
+  const app = await testApp(t, {}, fake)
+  const expiresAt = new Date(Date.now() + 3600_000).toISOString()
+  const res = await app.inject({
+    method: 'POST',
+    url: '/api/urls',
+    headers: json,
+    payload: { url: 'https://example.com/', expiresAt },
+  })
+  t.equal(res.statusCode, 201)
+  t.equal(res.json().expiresAt, expiresAt)
+})
+
+t.test('bad bodies are 400 problems that say what is wrong', async (t) => {
+  const app = await testApp(t)
+  const cases: [unknown, RegExp][] = [
+    [{ url: 'javascript:alert(1)' }, /body\.url: must use http or https/],
+    [{ url: 'ftp://example.com/' }, /body\.url: must use http or https/],
+    [{ url: 'https://user:pw@example.com/' }, /user name or password/],
+    [{ url: 'not a url' }, /body\.url/],
+    [{ url: `https://example.com/${'a'.repeat(2100)}` }, /at most 2048/],
+    [{ url: 'https://example.com/', alias: 'api' }, /body\.alias: is a reserved word/],
+    [{ url: 'https://example.com/', alias: 'a/b' }, /body\.alias/],
+    [{ url: 'https://example.com/', expiresAt: '2001-01-01T00:00:00Z' }, /must be in the future/],
+    [{ url: 'https://example.com/', admin: true }, /Unrecognized key/],
+    [{}, /body\.url/],
+    [[], /body/],
+    ['"https://example.com/"', /body/],
+  ]
+  for (const [payload, detail] of cases) {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/api/urls',
+      headers: json,
+      payload: JSON.stringify(payload),
+    })
+    t.equal(res.statusCode, 400, JSON.stringify(payload).slice(0, 60))
+    t.match(res.headers['content-type'], problemType)
+    t.match(res.json(), { status: 400, title: 'Bad Request', detail })
+  }
+})
+
+t.test('only JSON bodies are accepted, and only small ones', async (t) => {
+  const app = await testApp(t)
+  for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data']) {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/api/urls',
+      headers: { 'content-type': type },
+      payload: 'url=https://example.com/',
+    })
+    t.equal(res.statusCode, 415, type)
+    t.match(res.headers['content-type'], problemType)
+  }
+  const big = await app.inject({
+    method: 'POST',
+    url: '/api/urls',
+    headers: json,
+    payload: JSON.stringify({ url: `https://example.com/?q=${'a'.repeat(9000)}` }),
+  })
+  t.equal(big.statusCode, 413)
+  t.match(big.headers['content-type'], problemType)
+  const broken = await app.inject({
+    method: 'POST',
+    url: '/api/urls',
+    headers: json,
+    payload: '{"url":',
+  })
+  t.equal(broken.statusCode, 400)
+  const poisoned = await app.inject({
+    method: 'POST',
+    url: '/api/urls',
+    headers: json,
+    payload: '{"url":"https://example.com/","__proto__":{"admin":true}}',
+  })
+  t.equal(poisoned.statusCode, 400)
+})
+
+t.test('an upstream conflict reaches the caller as 409 with its detail', async (t) => {
+  const app = await testApp(t)
+  const create = () =>
+    app.inject({
+      method: 'POST',
+      url: '/api/urls',
+      headers: json,
+      payload: { url: 'https://example.com/', alias: 'taken' },
+    })
+  t.equal((await create()).statusCode, 201)
+  const second = await create()
+  t.equal(second.statusCode, 409)
+  t.match(second.json(), { status: 409, detail: 'the alias "taken" is taken' })
+})
+
+t.test('GET /api/urls/:code shows a link; unknown is 404; malformed is 400', async (t) => {
+  const fake = new FakeUrlService()
+  const app = await testApp(t, {}, fake)
+  await fake.create({ url: 'https://example.com/', alias: 'abc' }, fake as never)
+  const ok = await app.inject('/api/urls/abc')
+  t.equal(ok.statusCode, 200)
+  t.match(ok.json(), { code: 'abc', url: 'https://example.com/', clicks: 0, lastClickedAt: null })
+  const missing = await app.inject('/api/urls/nope')
+  t.equal(missing.statusCode, 404)
+  t.match(missing.headers['content-type'], problemType)
+  t.equal((await app.inject('/api/urls/a.b')).statusCode, 400)
+  t.equal((await app.inject(`/api/urls/${'a'.repeat(65)}`)).statusCode, 400)
+})
+
+t.test('GET /api/urls pages with limit and cursor and rejects bad ones', async (t) => {
+  const fake = new FakeUrlService()
+  const app = await testApp(t, {}, fake)
+  for (const alias of ['one', 'two', 'three']) {
+    await fake.create({ url: `https://example.com/${alias}`, alias }, fake as never)
+  }
+  const first = await app.inject('/api/urls?limit=2')
+  t.equal(first.statusCode, 200)
+  t.same(
+    first.json().items.map((item: { code: string }) => item.code),
+    ['three', 'two'],
+  )
+  t.equal(first.json().nextCursor, '2')
+  const second = await app.inject('/api/urls?limit=2&cursor=2')
+  t.same(second.json(), { items: [fake.records.get('one')], nextCursor: null })
+  t.same(fake.calls.at(-1)?.input, { limit: 2, cursor: '2' })
+  for (const query of ['limit=0', 'limit=101', 'limit=abc', 'cursor=%00', 'other=1']) {
+    const res = await app.inject(`/api/urls?${query}`)
+    t.equal(res.statusCode, 400, query)
+  }
+})
+
+t.test('GET /r/:code redirects, counts the visit, and is never cached', async (t) => {
+  const fake = new FakeUrlService()
+  const app = await testApp(t, {}, fake)
+  await fake.create({ url: 'https://example.com/target', alias: 'go' }, fake as never)
+  const res = await app.inject({
+    url: '/r/go',
+    headers: { referer: `https://ref.example/${'x'.repeat(3000)}`, 'user-agent': 'u'.repeat(600) },
+  })
+  t.equal(res.statusCode, 302)
+  t.equal(res.headers.location, 'https://example.com/target')
+  t.equal(res.headers['cache-control'], 'private, no-store')
+  t.equal(fake.records.get('go')?.clicks, 1)
+  const visit = fake.calls.at(-1)?.input as { referrer: string; userAgent: string }
+  t.equal(visit.referrer.length, 2048, 'referrer cut to the contract bound')
+  t.equal(visit.userAgent.length, 512, 'user agent cut to the contract bound')
+  const head = await app.inject({ method: 'HEAD', url: '/r/go' })
+  t.not(head.statusCode, 302, 'HEAD does not resolve')
+  t.equal(fake.records.get('go')?.clicks, 1, 'HEAD is not a visit')
+})
+
+t.test('GET /r/:code: unknown is 404, expired is 410, malformed is 400', async (t) => {
+  const fake = new FakeUrlService()
+  const app = await testApp(t, {}, fake)
+  await fake.create(
+    { url: 'https://example.com/', alias: 'old', expiresAt: new Date(Date.now() - 1000) },
+    fake as never,
+  )
+  const gone = await app.inject('/r/old')
+  t.equal(gone.statusCode, 410)
+  t.match(gone.headers['content-type'], problemType)
+  t.match(gone.json(), { status: 410, detail: /expired/ })
+  t.equal((await app.inject('/r/none')).statusCode, 404)
+  t.equal((await app.inject('/r/%2e%2e%2fapi')).statusCode, 400)
+})
+
+t.test('request id and trace context travel upstream and back', async (t) => {
+  const fake = new FakeUrlService()
+  const app = await testApp(t, {}, fake)
+  const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
+  const res = await app.inject({
+    url: '/api/urls',
+    headers: { 'x-request-id': 'req-123', traceparent },
+  })
+  t.equal(res.headers['x-request-id'], 'req-123')
+  t.equal(fake.calls[0]?.ctx.requestId, 'req-123')
+  t.equal(fake.calls[0]?.ctx.traceparent, traceparent)
+  await app.inject({ url: '/api/urls', headers: { traceparent: '00-zz-bad-01' } })
+  const minted = fake.calls[1]?.ctx
+  t.match(minted?.traceparent, /^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/, 'an invalid one is replaced')
+  t.match(minted?.requestId, /^[0-9a-f-]{36}$/, 'a request id is minted when absent')
+})
+
+t.test('hostile requests never produce a 5xx', async (t) => {
+  const app = await testApp(t)
+  const requests = [
+    { method: 'POST', url: '/api/urls', headers: json, payload: '\u0000\u0001' },
+    { method: 'POST', url: '/api/urls', headers: json, payload: 'null' },
+    { method: 'POST', url: '/api/urls', headers: json, payload: '{"url":{"$gt":""}}' },
+    { method: 'POST', url: '/api/urls', headers: json, payload: '{"url":["https://a.b/"]}' },
+    {
+      method: 'POST',
+      url: '/api/urls',
+      headers: { 'content-type': 'application/json; charset=utf-16' },
+      payload: '{}',
+    },
+    { method: 'POST', url: '/api/urls', headers: { 'content-type': '' }, payload: '{}' },
+    { method: 'POST', url: '/api/urls', payload: '' },
+    {
+      method: 'POST',
+      url: '/api/urls',
+      headers: { 'content-type': 'application/json' },
+      payload: `{"constructor":{"prototype":{"x":1}},"url":"https://a.b/"}`,
+    },
+    { method: 'GET', url: '/api/urls/%ZZ' },
+    { method: 'GET', url: `/api/urls/${'%00'.repeat(50)}` },
+    { method: 'GET', url: '/api/urls?limit=1e309' },
+    { method: 'GET', url: '/api/urls?limit=1&limit=2' },
+    { method: 'GET', url: '/api/urls?cursor[a]=1' },
+    { method: 'GET', url: '/r/%F0%9F%92%A9' },
+    { method: 'GET', url: `/r/${'a'.repeat(5000)}` },
+    { method: 'DELETE', url: '/api/urls/abc' },
+    { method: 'PUT', url: '/api/urls', headers: json, payload: '{}' },
+  ] as const
+  for (const request of requests) {
+    const res = await app.inject(request as never)
+    t.ok(
+      res.statusCode >= 400 && res.statusCode < 500,
+      `${request.method} ${request.url.slice(0, 40)} -> ${res.statusCode}`,
+    )
+    t.match(res.headers['content-type'], problemType)
+    t.notMatch(res.body, /at .+\.ts:\d+|node_modules|stack/i, 'no internals leak')
+  }
+})
+
+t.test('the OpenAPI document comes from the same schemas', async (t) => {
+  const app = await testApp(t)
+  const res = await app.inject('/api/openapi.json')
+  t.equal(res.statusCode, 200)
+  const doc = res.json()
+  t.equal(doc.openapi, '3.1.0')
+  t.same(Object.keys(doc.paths).sort(), ['/api/urls', '/api/urls/{code}', '/r/{code}'])
+  const create = doc.paths['/api/urls'].post
+  const body = create.requestBody.content['application/json'].schema
+  t.same(body.required, ['url'])
+  t.same(Object.keys(body.properties).sort(), ['alias', 'expiresAt', 'url'])
+  t.equal(body.properties.url.maxLength, 2048)
+  t.ok(create.responses['201'], 'documents the created answer')
+  t.ok(create.responses['409'], 'documents the conflict')
+  t.ok(doc.paths['/r/{code}'].get.responses['410'], 'documents the expired answer')
+})
