@@ -1,0 +1,81 @@
+import {
+  CodeParams,
+  CreateUrlRequest,
+  internalRoutes,
+  ListQuery,
+  ResolveRequest,
+  type ResolveResponse,
+  type UrlPage,
+  type UrlRecord,
+} from '@zt/contracts'
+import { HttpProblem } from '@zt/service-kit'
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { decodeCursor } from '../cursor.js'
+import type { UrlStore } from '../store.js'
+import type { VisitRecorder } from '../visits.js'
+
+export interface UrlRoutesOptions {
+  store: UrlStore
+  visits: VisitRecorder
+}
+
+const notFound = (code: string) => new HttpProblem(404, `no short URL with code "${code}"`)
+
+/** The internal API the api-gateway calls; bodies and params validated by @zt/contracts. */
+export const urlRoutes: FastifyPluginAsyncZod<UrlRoutesOptions> = async (
+  app,
+  { store, visits },
+) => {
+  app.post(
+    internalRoutes.urls,
+    { schema: { body: CreateUrlRequest } },
+    async (request, reply): Promise<UrlRecord> => {
+      const record = await store.create(request.body)
+      reply.code(201)
+      return record
+    },
+  )
+
+  app.get(
+    internalRoutes.urls,
+    { schema: { querystring: ListQuery } },
+    async (request): Promise<UrlPage> => {
+      const { limit, cursor } = request.query
+      const after = cursor === undefined ? undefined : decodeCursor(cursor)
+      if (cursor !== undefined && !after)
+        throw new HttpProblem(400, 'querystring.cursor: is not a valid cursor')
+      return store.list(limit, after)
+    },
+  )
+
+  app.get(
+    internalRoutes.url,
+    { schema: { params: CodeParams } },
+    async (request): Promise<UrlRecord> => {
+      const record = await store.get(request.params.code)
+      if (!record) throw notFound(request.params.code)
+      return record
+    },
+  )
+
+  app.post(
+    internalRoutes.resolve,
+    { schema: { params: CodeParams, body: ResolveRequest } },
+    async (request): Promise<ResolveResponse> => {
+      const { code } = request.params
+      const result = await store.resolve(code)
+      if (result.status === 'missing') throw notFound(code)
+      if (result.status === 'expired')
+        throw new HttpProblem(410, `the short URL "${code}" has expired`)
+      await visits
+        .record({
+          code,
+          at: new Date(),
+          referrer: request.body.referrer,
+          userAgent: request.body.userAgent,
+        })
+        .catch((error: unknown) => request.log.warn({ err: error }, 'could not record the visit'))
+      return { url: result.url }
+    },
+  )
+}
