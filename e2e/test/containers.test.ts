@@ -1,0 +1,393 @@
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { COMPOSE_MISSING, type ComposeConfig, checkCompose, composeConfig } from '../src/compose.js'
+import { checkDockerfile, isIgnored, parseCopy, parseDockerfile } from '../src/dockerfile.js'
+
+const root = join(import.meta.dirname, '..', '..')
+const composeFile = join(root, 'docker-compose.yml')
+const dockerignore = readFileSync(join(root, '.dockerignore'), 'utf8')
+const SERVICES = ['frontend', 'api-gateway', 'url-service'] as const
+
+function dockerfile(service: string): string {
+  return readFileSync(join(root, 'services', service, 'Dockerfile'), 'utf8')
+}
+
+// docker-compose takes seconds to start on a busy machine: resolve the file once.
+let resolved: ComposeConfig | undefined
+function resolvedCompose(): ComposeConfig {
+  if (resolved) return resolved
+  const result = composeConfig(composeFile)
+  if (!result.config) throw new Error(`docker-compose config failed:\n${result.output}`)
+  resolved = result.config
+  return resolved
+}
+
+t.test('docker-compose config -q accepts docker-compose.yml', (t) => {
+  const run = spawnSync('docker-compose', ['-f', composeFile, 'config', '-q'], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  })
+  if (run.error) {
+    t.fail(
+      (run.error as NodeJS.ErrnoException).code === 'ENOENT' ? COMPOSE_MISSING : run.error.message,
+    )
+  } else {
+    t.equal(run.status, 0, run.stderr)
+  }
+  t.end()
+})
+
+t.test('a machine without docker-compose fails the check instead of skipping it', (t) => {
+  t.throws(() => composeConfig(composeFile, 'docker-compose-not-installed'), {
+    message: COMPOSE_MISSING,
+  })
+  t.end()
+})
+
+t.test('docker-compose config rejects a malformed file', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'zt-compose-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  writeFileSync(
+    join(dir, 'docker-compose.yml'),
+    'services:\n  web:\n    image: nginx\n    read_only: maybe\n',
+  )
+  const result = composeConfig(join(dir, 'docker-compose.yml'))
+  t.equal(result.ok, false)
+  t.match(result.output, /read_only/)
+  t.end()
+})
+
+t.test('the compose stack follows the container rules', (t) => {
+  const config = resolvedCompose()
+  t.same(checkCompose(config), [])
+  t.same(Object.keys(config.services).sort(), [
+    'api-gateway',
+    'dev-ca',
+    'frontend',
+    'localstack',
+    'migrate',
+    'postgres',
+    'url-service',
+    'worker',
+  ])
+  t.end()
+})
+
+t.test('compose networks mirror the NetworkPolicies', (t) => {
+  const config = resolvedCompose() as unknown as {
+    services: Record<string, { networks?: Record<string, unknown> }>
+    networks: Record<string, { internal?: boolean }>
+  }
+  const networksOf = (name: string) => Object.keys(config.services[name]?.networks ?? {}).sort()
+  t.same(networksOf('frontend'), ['public'], 'the frontend reaches nothing but the public network')
+  t.same(networksOf('api-gateway'), ['public', 'services'], 'the gateway is the only bridge')
+  for (const name of ['url-service', 'worker', 'migrate', 'dev-ca', 'postgres', 'localstack']) {
+    t.same(networksOf(name), ['services'], `${name} is behind the gateway`)
+  }
+  t.equal(config.networks.services?.internal, true, 'the services network has no route out')
+  t.end()
+})
+
+t.test('compose commands run entry points that exist', (t) => {
+  const config = resolvedCompose() as unknown as {
+    services: Record<string, { command?: string[] }>
+  }
+  const entries: Record<string, string> = {
+    'url-service': 'services/url-service/src/server.ts',
+    worker: 'services/url-service/src/worker.ts',
+    migrate: 'services/url-service/src/migrate.ts',
+    'dev-ca': 'packages/spiffe/src/dev-ca.ts',
+  }
+  for (const [name, source] of Object.entries(entries)) {
+    const command = config.services[name]?.command?.[0] ?? ''
+    const compiled = command
+      .replace(/^node_modules\/@zt\/spiffe\//, '')
+      .replace(/^dist\/(.*)\.js$/, 'src/$1.ts')
+    t.ok(source.endsWith(compiled), `${name} runs ${command}, compiled from ${source}`)
+    t.ok(statSync(join(root, source), { throwIfNoEntry: false })?.isFile(), `${source} exists`)
+  }
+  // The dev CA ships inside the url-service image only because url-service depends on the library.
+  const urlService = JSON.parse(
+    readFileSync(join(root, 'services/url-service/package.json'), 'utf8'),
+  ) as {
+    dependencies?: Record<string, string>
+  }
+  t.ok(urlService.dependencies?.['@zt/spiffe'], 'url-service depends on @zt/spiffe')
+  t.end()
+})
+
+t.test('LocalStack creates exactly what the services are pointed at', (t) => {
+  const config = resolvedCompose() as unknown as {
+    services: Record<string, { environment?: Record<string, string>; volumes?: string[] }>
+  }
+  const localstack = config.services.localstack?.environment ?? {}
+  const postgres = config.services.postgres?.environment ?? {}
+  const urlService = config.services['url-service']?.environment ?? {}
+  t.equal(urlService.DB_SECRET_ARN?.split(':secret:')[1], localstack.ZT_DB_SECRET_NAME)
+  t.equal(urlService.EVENTS_QUEUE_URL?.split('/').at(-1), localstack.ZT_EVENTS_QUEUE)
+  t.equal(localstack.ZT_DB_USER, postgres.POSTGRES_USER)
+  t.equal(localstack.ZT_DB_PASSWORD, postgres.POSTGRES_PASSWORD)
+  t.equal(localstack.ZT_DB_NAME, postgres.POSTGRES_DB)
+  const hook = join(root, 'compose/localstack/init-aws.sh')
+  t.ok(statSync(hook).mode & 0o111, 'LocalStack runs only executable init scripts')
+  t.ok(
+    (config.services.localstack?.volumes ?? []).some((v) =>
+      v.endsWith(':/etc/localstack/init/ready.d/init-aws.sh:ro'),
+    ),
+    'the hook is mounted into ready.d',
+  )
+  t.end()
+})
+
+for (const service of SERVICES) {
+  t.test(`services/${service}/Dockerfile follows the image rules`, (t) => {
+    t.same(
+      checkDockerfile(dockerfile(service), {
+        contextDir: root,
+        dockerignore,
+        packageName: `@zt/${service}`,
+      }),
+      [],
+    )
+    t.end()
+  })
+}
+
+t.test(
+  'runtime directories ship in the image (pnpm deploy copies only package.json "files")',
+  (t) => {
+    const buildOnly = new Set(['src', 'test', 'bench', 'node_modules', 'dist'])
+    for (const service of SERVICES) {
+      const dir = join(root, 'services', service)
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+        files?: string[]
+      }
+      t.ok(pkg.files?.includes('dist'), `${service} ships dist`)
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        if (!entry.isDirectory() || buildOnly.has(entry.name) || entry.name.startsWith('.'))
+          continue
+        t.ok(pkg.files?.includes(entry.name), `${service}/${entry.name} is in "files"`)
+      }
+    }
+    t.end()
+  },
+)
+
+t.test('every image builds from the same pinned bases', (t) => {
+  const bases = SERVICES.map((s) =>
+    parseDockerfile(dockerfile(s))
+      .map((stage) => stage.from)
+      .join(' '),
+  )
+  t.equal(new Set(bases).size, 1, bases.join('\n'))
+  t.end()
+})
+
+t.test('images expose the contract ports and start the service entry point', (t) => {
+  const ports: Record<string, string> = {
+    frontend: '8080 9080',
+    'api-gateway': '8000 9000',
+    'url-service': '8443 9443',
+  }
+  for (const service of SERVICES) {
+    const final = parseDockerfile(dockerfile(service)).at(-1)
+    const expose = final?.instructions.find((i) => i.keyword === 'EXPOSE')?.args ?? ''
+    t.ok(expose.startsWith(ports[service] ?? '-'), `${service} exposes ${expose}`)
+    t.equal(final?.instructions.find((i) => i.keyword === 'CMD')?.args, '["dist/server.js"]')
+  }
+  t.end()
+})
+
+t.test('the parser joins continuations and reads both COPY forms', (t) => {
+  const stages = parseDockerfile(
+    'FROM a@sha256:1 AS build\n# note\nRUN one \\\n  # dropped\n  two\nCOPY --from=build --chown=1:1 ["/x y", "/z"]\nCOPY a b c/\n',
+  )
+  t.equal(stages.length, 1)
+  t.same(
+    stages[0]?.instructions.map((i) => [i.keyword, i.args, i.line]),
+    [
+      ['RUN', 'one two', 3],
+      ['COPY', '--from=build --chown=1:1 ["/x y", "/z"]', 6],
+      ['COPY', 'a b c/', 7],
+    ],
+  )
+  const [json, shell] = (stages[0]?.instructions.slice(1) ?? []).map(parseCopy)
+  t.same(json, { from: 'build', sources: ['/x y'], destination: '/z', line: 6 })
+  t.same(shell, { from: undefined, sources: ['a', 'b'], destination: 'c/', line: 7 })
+  t.end()
+})
+
+t.test('.dockerignore matching', (t) => {
+  t.ok(isIgnored(dockerignore, 'node_modules'))
+  t.ok(isIgnored(dockerignore, 'services/url-service/node_modules/pg/index.js'))
+  t.ok(isIgnored(dockerignore, 'packages/spiffe/dist'))
+  t.ok(isIgnored(dockerignore, '.dev/spiffe/bundle.pem'))
+  t.ok(isIgnored(dockerignore, 'services/api-gateway/test/app.test.ts'))
+  t.notOk(isIgnored(dockerignore, 'pnpm-lock.yaml'))
+  t.notOk(isIgnored(dockerignore, 'services/url-service/src/server.ts'))
+  t.notOk(isIgnored(dockerignore, 'services/url-service/migrations'))
+  t.ok(isIgnored('*.log\n!keep.log', 'debug.log'))
+  t.notOk(isIgnored('*.log\n!keep.log', 'keep.log'))
+  t.end()
+})
+
+const BAD_DOCKERFILE = `
+FROM node:24-bookworm-slim AS build
+WORKDIR /repo
+COPY pnpm-lock.yaml does-not-exist.json ./
+COPY services/url-service/node_modules ./nm
+RUN pnpm install --frozen-lockfile && pnpm --filter @zt/api-gateway deploy /out
+FROM gcr.io/distroless/nodejs24-debian12:latest
+COPY --from=build /repo /app
+COPY --from=build /repo/node_modules /app/node_modules
+RUN apt-get update && apt-get install -y curl
+USER node
+CMD ["dist/server.js"]
+`
+
+t.test('the Dockerfile check reports each broken rule', (t) => {
+  const problems = checkDockerfile(BAD_DOCKERFILE, {
+    contextDir: root,
+    dockerignore,
+    packageName: '@zt/url-service',
+  })
+  const expected = [
+    /base image node:24-bookworm-slim is not pinned/,
+    /base image gcr\.io\/distroless\/nodejs24-debian12:latest is not pinned/,
+    /pnpm deploy without --prod/,
+    /no build stage runs pnpm deploy --prod for @zt\/url-service/,
+    /copies \/repo from build/,
+    /copies \/repo\/node_modules from build/,
+    /final stage installs packages/,
+    /does not set NODE_ENV=production/,
+    /USER node is not numeric/,
+    /COPY source does-not-exist\.json does not exist/,
+    /COPY source services\/url-service\/node_modules is excluded by \.dockerignore/,
+  ]
+  for (const pattern of expected)
+    t.ok(
+      problems.some((p) => pattern.test(p)),
+      `reports ${pattern}`,
+    )
+  t.equal(problems.length, expected.length, problems.join('\n'))
+
+  const single = checkDockerfile(`FROM a@sha256:${'a'.repeat(64)}\nCMD ["x"]\n`, {
+    contextDir: root,
+    dockerignore,
+    packageName: '@zt/x',
+  })
+  t.ok(single.some((p) => /not multi-stage/.test(p)))
+  t.ok(single.some((p) => /no USER: it would run as root/.test(p)))
+
+  const rootUser = dockerfile('url-service').replace('USER 65532:65532', 'USER 0:0')
+  t.same(
+    checkDockerfile(rootUser, { contextDir: root, dockerignore, packageName: '@zt/url-service' }),
+    ['USER 0:0 is root'],
+  )
+  const wrongPackage = checkDockerfile(dockerfile('frontend'), {
+    contextDir: root,
+    dockerignore,
+    packageName: '@zt/api-gateway',
+  })
+  t.ok(wrongPackage.some((p) => /does not deploy @zt\/api-gateway/.test(p)))
+  t.end()
+})
+
+const BAD_COMPOSE = `
+services:
+  db:
+    image: postgres:17
+    ports: ["5432:5432"]
+  api-gateway:
+    build: { context: . }
+    user: "0:0"
+    cap_add: [NET_ADMIN]
+    environment:
+      PORT: "8000"
+      OPS_PORT: "9000"
+      TRUST_DOMAIN: zt.local
+      URL_SERVICE_URL: http://url-service:8443
+      PUBLIC_BASE_URL: http://127.0.0.1:3000
+      URL_SERVICE_TIMEOUT: "5"
+    healthcheck:
+      test: ["CMD", "true"]
+    depends_on: [db]
+  url-service:
+    build: { context: . }
+    user: "65532:65532"
+    read_only: true
+    cap_drop: [ALL]
+    security_opt: ["no-new-privileges:true"]
+    tmpfs: ["/tmp"]
+    environment:
+      PORT: "8443"
+      OPS_PORT: "9443"
+      TRUST_DOMAIN: zt.local
+      SPIFFE_SVID_DIR: /svids/url-service
+      DATABASE_URL: postgres://u:p@db/urls
+      DB_SSL_MODE: require
+      AWS_REGION: us-east-1
+      AWS_ACCESS_KEY_ID: AKIAEXAMPLE
+      AWS_SECRET_ACCESS_KEY: example
+      AWS_ENDPOINT_URL_SQS: http://localstack:4566
+      EVENTS_QUEUE_URL: http://localstack:4566/000000000000/q
+    volumes: ["svids:/svids"]
+    healthcheck:
+      test: ["CMD", "/nodejs/bin/node", "-e", "fetch('http://127.0.0.1:9443/readyz')"]
+    depends_on:
+      db: { condition: service_healthy }
+  frontend:
+    build: { context: . }
+    user: "65532:65532"
+    read_only: true
+    cap_drop: [ALL]
+    security_opt: ["no-new-privileges:true"]
+    tmpfs: ["/tmp"]
+    ports: ["3000:8080"]
+    environment: { PORT: "8080", OPS_PORT: "9080", API_GATEWAY_URL: "http://api-gateway:8000" }
+    healthcheck:
+      test: ["CMD", "/nodejs/bin/node", "-e", "fetch('http://127.0.0.1:9080/readyz')"]
+volumes:
+  svids:
+`
+
+t.test('the compose check reports each broken rule', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'zt-compose-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  writeFileSync(join(dir, 'docker-compose.yml'), BAD_COMPOSE)
+  const result = composeConfig(join(dir, 'docker-compose.yml'))
+  t.ok(result.config, result.output)
+  const problems = result.config ? checkCompose(result.config) : []
+  const expected = [
+    /db: image postgres:17 is not pinned by digest/,
+    /db: publishes a port; only the frontend may/,
+    /api-gateway: depends_on db with service_started/,
+    /api-gateway: user 0:0 is not a numeric non-root/,
+    /api-gateway: root filesystem is not read_only/,
+    /api-gateway: does not cap_drop ALL/,
+    /api-gateway: adds capabilities NET_ADMIN/,
+    /api-gateway: missing security_opt no-new-privileges/,
+    /api-gateway: no tmpfs on \/tmp/,
+    /api-gateway: URL_SERVICE_TIMEOUT is not in its configuration contract/,
+    /api-gateway: set exactly one of SPIFFE_ENDPOINT_SOCKET, SPIFFE_SVID_DIR \(found 0\)/,
+    /api-gateway: URL_SERVICE_URL http:\/\/url-service:8443 is not https/,
+    /api-gateway: healthcheck does not probe the ops port 9000/,
+    /url-service: depends_on db being healthy, but db has no healthcheck/,
+    /url-service: DATABASE_URL bypasses Secrets Manager/,
+    /url-service: DB_SSL_MODE require is neither/,
+    /url-service: static AWS keys are set but AWS_ENDPOINT_URL_SECRETS_MANAGER does not point at localstack/,
+    /url-service: static AWS keys are set but AWS_ENDPOINT_URL_STS does not point at localstack/,
+    /url-service: the SVID volume is writable/,
+    /frontend: port .* is not bound to 127\.0\.0\.1/,
+  ]
+  for (const pattern of expected)
+    t.ok(
+      problems.some((p) => pattern.test(p)),
+      `reports ${pattern}`,
+    )
+  t.equal(problems.length, expected.length, problems.join('\n'))
+  t.end()
+})
