@@ -1,0 +1,96 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib'
+import * as ec2 from 'aws-cdk-lib/aws-ec2'
+import type * as kms from 'aws-cdk-lib/aws-kms'
+import * as rds from 'aws-cdk-lib/aws-rds'
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager'
+import * as sqs from 'aws-cdk-lib/aws-sqs'
+import { Construct } from 'constructs'
+import { subnetGroups } from './network.js'
+
+export const databaseName = 'urls'
+export const databasePort = 5432
+/** The least-privilege application login (owner of `urls`, not a superuser). */
+export const appUsername = 'zt_app'
+export const rotationInterval = Duration.days(30)
+
+export interface DataProps {
+  readonly vpc: ec2.IVpc
+  readonly key: kms.IKey
+  readonly instanceType: string
+  readonly deletionProtection: boolean
+}
+
+/** PostgreSQL (RDS) with its two secrets, and the events queue with its DLQ. */
+export class Data extends Construct {
+  readonly database: rds.DatabaseInstance
+  /** Rotation-template secret {engine,host,username,password,dbname,port} of the app login. */
+  readonly appSecret: secretsmanager.ISecret
+  readonly queue: sqs.Queue
+  readonly deadLetterQueue: sqs.Queue
+
+  constructor(scope: Construct, id: string, props: DataProps) {
+    super(scope, id)
+    const engine = rds.DatabaseInstanceEngine.postgres({
+      version: rds.PostgresEngineVersion.VER_17,
+    })
+
+    this.database = new rds.DatabaseInstance(this, 'Postgres', {
+      engine,
+      instanceType: new ec2.InstanceType(props.instanceType),
+      vpc: props.vpc,
+      vpcSubnets: { subnetGroupName: subnetGroups.data },
+      port: databasePort,
+      databaseName,
+      publiclyAccessible: false,
+      storageEncrypted: true,
+      storageEncryptionKey: props.key,
+      credentials: rds.Credentials.fromGeneratedSecret('zt_admin', { encryptionKey: props.key }),
+      parameterGroup: new rds.ParameterGroup(this, 'Parameters', {
+        engine,
+        description: 'TLS only',
+        parameters: { 'rds.force_ssl': '1' },
+      }),
+      caCertificate: rds.CaCertificate.RDS_CA_RSA2048_G1,
+      allocatedStorage: 20,
+      maxAllocatedStorage: 100,
+      backupRetention: Duration.days(7),
+      cloudwatchLogsExports: ['postgresql'],
+      autoMinorVersionUpgrade: true,
+      deletionProtection: props.deletionProtection,
+      removalPolicy: props.deletionProtection ? RemovalPolicy.SNAPSHOT : RemovalPolicy.DESTROY,
+    })
+    this.database.addRotationSingleUser({ automaticallyAfter: rotationInterval })
+
+    const appSecret = new rds.DatabaseSecret(this, 'AppUserSecret', {
+      username: appUsername,
+      dbname: databaseName,
+      encryptionKey: props.key,
+      masterSecret: this.database.secret,
+    })
+    // attach() fills in engine, host and port from the instance.
+    this.appSecret = appSecret.attach(this.database)
+    // Alternating users: one login stays valid while the other rotates. Not
+    // at deploy time: the login exists only after the one-time bootstrap
+    // (docs/deploy.md).
+    this.database.addRotationMultiUser('AppUserRotation', {
+      secret: this.appSecret,
+      automaticallyAfter: rotationInterval,
+      rotateImmediatelyOnUpdate: false,
+    })
+
+    this.deadLetterQueue = new sqs.Queue(this, 'EventsDlq', {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: props.key,
+      retentionPeriod: Duration.days(14),
+      enforceSSL: true,
+    })
+    this.queue = new sqs.Queue(this, 'Events', {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: props.key,
+      visibilityTimeout: Duration.seconds(60),
+      receiveMessageWaitTime: Duration.seconds(20),
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: 5 },
+      enforceSSL: true,
+    })
+  }
+}
