@@ -153,8 +153,10 @@ export function reachabilityMatrix(objects: readonly K8sObject[]): Flow[] {
       const ports = probedConnections
         .filter((connection) => connectionAllowed(cluster, source, destination, connection))
         .map((connection) => `${connection.port}/${connection.protocol}`)
-      if (ports.length > 0)
-        flows.push({ source: nameOf(source), destination: nameOf(destination), ports })
+      if (ports.length === 0) continue
+      // Open on every probed port means an unisolated pod: say so instead of listing them.
+      const shown = ports.length === probedConnections.length ? ['any'] : ports
+      flows.push({ source: nameOf(source), destination: nameOf(destination), ports: shown })
     }
   }
   return flows.sort(

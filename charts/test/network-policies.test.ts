@@ -1,0 +1,96 @@
+/**
+ * network-policies/ (plain manifests) and the chart never drift, and the
+ * seed article's two policies ship exactly as the article prints them.
+ */
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import t from 'tap'
+import { parse } from 'yaml'
+import { packageDir, renderChart } from '../src/helm.js'
+import { policyFiles, readPolicyFiles, renderPolicyDocuments } from '../src/network-policies.js'
+
+const seedArticle = join(packageDir, '..', '..', 'shared', 'seed', '000_003bd1a13b7f51ee.txt')
+
+/** The YAML block the article prints under its `# zero-trust-eks-demo/.../<file>` comment. */
+function articleBlock(file: string): string {
+  const lines = readFileSync(seedArticle, 'utf8').split('\n')
+  const start = lines.findIndex(
+    (line) => line === `# zero-trust-eks-demo/kubernetes/network-policies/${file}`,
+  )
+  if (start < 0) throw new Error(`${file} not found in the seed article`)
+  const end = lines.findIndex((line, index) => index > start && line.trim() === '')
+  return `${lines.slice(start, end).join('\n')}\n`
+}
+
+t.test('the seed policies are the article text, byte for byte', async (t) => {
+  const files = readPolicyFiles()
+  for (const file of ['00-default-deny-all.yaml', '01-allow-frontend-to-api-gateway.yaml']) {
+    t.equal(files.get(file), articleBlock(file), file)
+  }
+})
+
+t.test('the seed policies say exactly what the article says', async (t) => {
+  const files = readPolicyFiles()
+  t.same(parse(files.get('00-default-deny-all.yaml') ?? ''), {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name: 'default-deny-all', namespace: 'services' },
+    spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] },
+  })
+  t.same(parse(files.get('01-allow-frontend-to-api-gateway.yaml') ?? ''), {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name: 'allow-frontend-to-api-gateway', namespace: 'services' },
+    spec: {
+      podSelector: { matchLabels: { app: 'api-gateway' } },
+      ingress: [
+        {
+          from: [
+            {
+              namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'public' } },
+              podSelector: { matchLabels: { app: 'frontend' } },
+            },
+          ],
+          ports: [{ protocol: 'TCP', port: 8000 }],
+        },
+      ],
+    },
+  })
+})
+
+t.test('network-policies/ holds exactly the chart rendering, one object per file', async (t) => {
+  const files = readPolicyFiles()
+  t.same(
+    [...files.keys()].sort(),
+    Object.values(policyFiles).sort(),
+    'one file per policy, no strays',
+  )
+  const rendered = new Map(
+    renderChart()
+      .filter((object) => object.kind === 'NetworkPolicy')
+      .map((object) => [
+        policyFiles[`${object.metadata.namespace}/${object.metadata.name}`],
+        object,
+      ]),
+  )
+  t.equal(rendered.size, files.size)
+  for (const [file, text] of files) {
+    t.same(parse(text), rendered.get(file), file)
+  }
+})
+
+t.test('the plain files are the rendered documents, comments included', async (t) => {
+  const files = readPolicyFiles()
+  for (const [file, text] of renderPolicyDocuments()) t.equal(files.get(file), text, file)
+})
+
+t.test(
+  'the chart renders the seed policies even when its own namespaces are not created',
+  async (t) => {
+    const names = renderChart([], ['namespaces.create=false'])
+      .filter((object) => object.kind === 'NetworkPolicy')
+      .map((object) => `${object.metadata.namespace}/${object.metadata.name}`)
+    t.ok(names.includes('services/default-deny-all'))
+    t.ok(names.includes('services/allow-frontend-to-api-gateway'))
+  },
+)
