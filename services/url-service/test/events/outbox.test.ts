@@ -1,0 +1,62 @@
+import t from 'tap'
+import { UrlEvent } from '../../src/events/event.js'
+import { outboxVisitRecorder, recordClick, recordCreated } from '../../src/events/outbox.js'
+import { count, migratedDatabase } from './harness.js'
+
+t.test('outbox writes', async (t) => {
+  const db = await migratedDatabase(t, 3)
+
+  t.test('a click becomes one valid url.clicked row', async (t) => {
+    await db.query('truncate event_outbox')
+    await outboxVisitRecorder(db).record({
+      code: 'abc',
+      at: new Date('2026-05-01T00:00:00Z'),
+      referrer: 'https://ref.example/path',
+      userAgent: 'curl/8.5.0',
+    })
+    const { rows } = await db.query<{ payload: unknown }>('select payload from event_outbox')
+    t.equal(rows.length, 1)
+    const event = UrlEvent.parse(rows[0]?.payload)
+    t.match(event, {
+      type: 'url.clicked',
+      code: 'abc',
+      occurredAt: '2026-05-01T00:00:00.000Z',
+      referrerHost: 'ref.example',
+      userAgentFamily: 'bot',
+    })
+  })
+
+  t.test('an event commits and rolls back with the transaction that wrote it', async (t) => {
+    await db.query('truncate event_outbox')
+    const client = await db.connect()
+    try {
+      await client.query('begin')
+      await client.query(`insert into urls (code, url) values ('gone', 'https://example.com/')`)
+      await recordCreated(client, { code: 'gone' })
+      await client.query('rollback')
+      await client.query('begin')
+      await client.query(`insert into urls (code, url) values ('kept', 'https://example.com/')`)
+      await recordCreated(client, { code: 'kept' })
+      await client.query('commit')
+    } finally {
+      client.release()
+    }
+    const { rows } = await db.query<{ payload: { code: string; type: string } }>(
+      'select payload from event_outbox',
+    )
+    t.same(
+      rows.map((row) => [row.payload.type, row.payload.code]),
+      [['url.created', 'kept']],
+    )
+  })
+
+  t.test('each click has its own event id', async (t) => {
+    await db.query('truncate event_outbox')
+    for (let i = 0; i < 5; i++) await recordClick(db, { code: 'abc' })
+    const { rows } = await db.query<{ n: number }>(
+      "select count(distinct payload->>'id')::int as n from event_outbox",
+    )
+    t.equal(rows[0]?.n, 5)
+    t.equal(await count(db, 'event_outbox'), 5)
+  })
+})

@@ -1,0 +1,289 @@
+import { ReceiveMessageCommand } from '@aws-sdk/client-sqs'
+import { Registry } from 'prom-client'
+import t from 'tap'
+import type { Database } from '../../src/db/database.js'
+import { clickedEvent, createdEvent } from '../../src/events/event.js'
+import { recordClick } from '../../src/events/outbox.js'
+import { startOutboxRelay } from '../../src/events/relay.js'
+import { createSqsClient } from '../../src/events/sqs.js'
+import { applyEvents } from '../../src/worker/apply.js'
+import { startWorker } from '../../src/worker/consumer.js'
+import {
+  clicksOf,
+  count,
+  eventually,
+  fastBackoff,
+  insertUrl,
+  migratedDatabase,
+  type Queue,
+  sendRaw,
+  silent,
+  startQueue,
+} from '../events/harness.js'
+
+function metricValue(
+  metrics: Awaited<ReturnType<Registry['getMetricsAsJSON']>>,
+  name: string,
+  labels: Record<string, string> = {},
+): number {
+  // A histogram's series carry their own names (_count, _sum, _bucket).
+  const values = metrics.flatMap((metric) =>
+    metric.values
+      .map((v) => ({ ...v, series: (v as { metricName?: string }).metricName ?? metric.name }))
+      .filter((v) => v.series === name),
+  )
+  return values
+    .filter((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))
+    .reduce((sum, v) => sum + v.value, 0)
+}
+
+function queueEmpty(queue: Queue, name = 'events'): boolean {
+  const state = queue.server.inspectQueue(name)
+  return !!state && state.messages.ready.length + state.messages.inflight.length === 0
+}
+
+/** Publishes everything in the outbox through the real relay, then stops it. */
+async function relayAll(db: Database, queue: Queue) {
+  const relay = startOutboxRelay({
+    db,
+    sqs: queue.sqs,
+    queueUrl: queue.queueUrl,
+    log: silent,
+    idleDelayMs: 20,
+  })
+  await eventually(async () => (await count(db, 'event_outbox')) === 0, 'the outbox to drain')
+  await relay.stop()
+}
+
+const db = await migratedDatabase(t)
+
+t.test('a batch is applied once, however often it arrives', async (t) => {
+  await insertUrl(db, 'apply1')
+  const older = clickedEvent({ code: 'apply1', occurredAt: new Date('2026-01-01T00:00:00Z') })
+  const newer = clickedEvent({ code: 'apply1', occurredAt: new Date('2026-03-01T00:00:00Z') })
+  const created = createdEvent({ code: 'apply1' })
+  const first = await applyEvents(db, [newer, newer, created])
+  t.same(
+    first.applied.map((event) => event.id),
+    [newer.id, created.id],
+    'a copy inside the same batch is a duplicate',
+  )
+  t.equal(first.duplicates, 1)
+  t.same(await clicksOf(db, 'apply1'), {
+    clicks: 1,
+    lastClickedAt: new Date('2026-03-01T00:00:00Z'),
+  })
+  const again = await applyEvents(db, [newer, created, older])
+  t.equal(again.duplicates, 2)
+  t.same(
+    await clicksOf(db, 'apply1'),
+    {
+      clicks: 2,
+      lastClickedAt: new Date('2026-03-01T00:00:00Z'),
+    },
+    'a late, older click does not move lastClickedAt back',
+  )
+})
+
+t.test('N clicks through SQS with duplicates injected count N', async (t) => {
+  const queue = await startQueue(t, { visibilityTimeoutSeconds: 5 })
+  await insertUrl(db, 'many')
+  await insertUrl(db, 'few')
+  for (let i = 0; i < 25; i++) await recordClick(db, { code: 'many', userAgent: 'curl/8' })
+  for (let i = 0; i < 5; i++) await recordClick(db, { code: 'few' })
+  const { rows } = await db.query<{ payload: { occurredAt: string; code: string } }>(
+    'select payload from event_outbox order by seq',
+  )
+  const bodies = rows.map((row) => JSON.stringify(row.payload))
+  await relayAll(db, queue)
+  // The same events published again, as a relay that crashed before its
+  // commit would: twelve duplicates, two of them twice in one call.
+  await sendRaw(queue, [...bodies.slice(0, 10), bodies[0] as string, bodies[1] as string])
+
+  const registry = new Registry()
+  const worker = startWorker({
+    db,
+    sqs: queue.sqs,
+    queueUrl: queue.queueUrl,
+    log: silent,
+    registry,
+    waitTimeSeconds: 1,
+    backoff: fastBackoff,
+  })
+  t.teardown(() => worker.stop())
+  await eventually(async () => {
+    const metrics = await registry.getMetricsAsJSON()
+    return (
+      metricValue(metrics, 'events_processed_total') +
+        metricValue(metrics, 'events_duplicates_total') ===
+      42
+    )
+  }, 'every delivery to be handled')
+  await eventually(() => queueEmpty(queue), 'every message to be deleted')
+  await worker.stop()
+
+  t.equal((await clicksOf(db, 'many')).clicks, 25)
+  t.equal((await clicksOf(db, 'few')).clicks, 5)
+  const newest = rows
+    .filter((row) => row.payload.code === 'many')
+    .map((row) => Date.parse(row.payload.occurredAt))
+    .reduce((a, b) => Math.max(a, b))
+  t.equal((await clicksOf(db, 'many')).lastClickedAt?.getTime(), newest)
+  const metrics = await registry.getMetricsAsJSON()
+  t.equal(metricValue(metrics, 'events_processed_total', { type: 'url.clicked' }), 30)
+  t.equal(metricValue(metrics, 'events_duplicates_total'), 12)
+  t.equal(metricValue(metrics, 'events_lag_seconds_count'), 30, 'lag observed per applied event')
+})
+
+t.test('a worker killed between commit and delete does not double count', async (t) => {
+  const queue = await startQueue(t)
+  await insertUrl(db, 'crash')
+  for (let i = 0; i < 12; i++) await recordClick(db, { code: 'crash' })
+  await relayAll(db, queue)
+
+  // Worker A commits every batch, then dies before DeleteMessageBatch.
+  const crashing = createSqsClient({ requestTimeoutMs: 5000 })
+  t.teardown(() => crashing.destroy())
+  let deletesAttempted = 0
+  crashing.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === 'DeleteMessageBatchCommand') {
+        deletesAttempted += 1
+        throw new Error('killed before delete')
+      }
+      return next(args)
+    },
+    { step: 'initialize', name: 'crashBeforeDelete' },
+  )
+  const before = await count(db, 'processed_events')
+  const a = startWorker({
+    db,
+    sqs: crashing,
+    queueUrl: queue.queueUrl,
+    log: silent,
+    waitTimeSeconds: 1,
+    visibilityTimeoutSeconds: 1,
+    backoff: fastBackoff,
+  })
+  await eventually(
+    async () => (await count(db, 'processed_events')) - before === 12,
+    'worker A to commit all twelve',
+  )
+  await eventually(() => deletesAttempted > 0, 'worker A to reach its delete')
+  await a.stop()
+  t.equal((await clicksOf(db, 'crash')).clicks, 12)
+  t.notOk(queueEmpty(queue), 'the messages are still in the queue')
+
+  // Worker B receives them again once the visibility timeout lapses.
+  const registry = new Registry()
+  const b = startWorker({
+    db,
+    sqs: queue.sqs,
+    queueUrl: queue.queueUrl,
+    log: silent,
+    registry,
+    waitTimeSeconds: 1,
+    visibilityTimeoutSeconds: 5,
+    backoff: fastBackoff,
+  })
+  t.teardown(() => b.stop())
+  await eventually(() => queueEmpty(queue), 'worker B to delete the redelivered messages')
+  await b.stop()
+  const metrics = await registry.getMetricsAsJSON()
+  t.ok(metricValue(metrics, 'events_duplicates_total') >= 12, 'B saw them as duplicates')
+  t.equal(metricValue(metrics, 'events_processed_total'), 0)
+  t.equal((await clicksOf(db, 'crash')).clicks, 12)
+})
+
+t.test('a malformed message neither stops the worker nor blocks its batch', async (t) => {
+  const queue = await startQueue(t, { maxReceiveCount: 2 })
+  await insertUrl(db, 'poison')
+  const valid = () => JSON.stringify(clickedEvent({ code: 'poison' }))
+  const wrongVersion = JSON.stringify({ ...clickedEvent({ code: 'poison' }), version: 2 })
+  await sendRaw(queue, [valid(), 'not json {', wrongVersion, valid()])
+
+  const registry = new Registry()
+  const worker = startWorker({
+    db,
+    sqs: queue.sqs,
+    queueUrl: queue.queueUrl,
+    log: silent,
+    registry,
+    waitTimeSeconds: 1,
+    visibilityTimeoutSeconds: 1,
+    backoff: fastBackoff,
+  })
+  t.teardown(() => worker.stop())
+  await eventually(async () => (await clicksOf(db, 'poison')).clicks === 2, 'the valid two')
+  await eventually(
+    () => queue.server.inspectQueue(queue.dlqName)?.messages.ready.length === 2,
+    'the redrive policy to move both bad messages to the DLQ',
+  )
+  const dead = queue.server.inspectQueue(queue.dlqName)?.messages.ready.map((m) => m.body)
+  t.same(dead?.sort(), ['not json {', wrongVersion].sort())
+
+  await sendRaw(queue, [valid()])
+  await eventually(async () => (await clicksOf(db, 'poison')).clicks === 3, 'a later message')
+  await worker.stop()
+  const metrics = await registry.getMetricsAsJSON()
+  t.ok(metricValue(metrics, 'events_failed_total', { reason: 'invalid' }) >= 4)
+  t.equal(metricValue(metrics, 'events_processed_total'), 3)
+})
+
+t.test('a slow batch stays invisible, and stop() waits for it', async (t) => {
+  const queue = await startQueue(t)
+  await insertUrl(db, 'slow')
+  // Another transaction holds the row, so the worker's update waits.
+  const blocker = await db.connect()
+  t.teardown(() => blocker.release())
+  await blocker.query('begin')
+  await blocker.query(`select 1 from urls where code = 'slow' for update`)
+  await sendRaw(queue, [JSON.stringify(clickedEvent({ code: 'slow' }))])
+
+  const worker = startWorker({
+    db,
+    sqs: queue.sqs,
+    queueUrl: queue.queueUrl,
+    log: silent,
+    waitTimeSeconds: 1,
+    visibilityTimeoutSeconds: 1,
+    backoff: fastBackoff,
+  })
+  t.teardown(() => worker.stop())
+  await eventually(
+    () => queue.server.inspectQueue('events')?.messages.inflight.length === 1,
+    'the worker to take the message',
+  )
+  // Three visibility timeouts later another consumer still cannot see it.
+  await new Promise((resolve) => setTimeout(resolve, 3000))
+  const stolen = await queue.sqs.send(
+    new ReceiveMessageCommand({ QueueUrl: queue.queueUrl, WaitTimeSeconds: 0 }),
+  )
+  t.equal(stolen.Messages?.length ?? 0, 0, 'visibility was extended while the batch ran')
+
+  let stopped = false
+  const stopping = worker.stop().then(() => {
+    stopped = true
+  })
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  t.notOk(stopped, 'stop waits for the batch in hand')
+  await blocker.query('commit')
+  await stopping
+  t.equal((await clicksOf(db, 'slow')).clicks, 1)
+  t.ok(queueEmpty(queue), 'deleted after the commit')
+})
+
+t.test('stop() ends a long poll at once', async (t) => {
+  const queue = await startQueue(t)
+  const worker = startWorker({
+    db,
+    sqs: queue.sqs,
+    queueUrl: queue.queueUrl,
+    log: silent,
+    waitTimeSeconds: 20,
+  })
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  const started = Date.now()
+  await worker.stop()
+  t.ok(Date.now() - started < 2000, `stopped in ${Date.now() - started} ms`)
+})
