@@ -195,6 +195,10 @@ t.test('no password or secret value appears in any log line', async (t) => {
     'the credential source is logged',
   )
   t.ok(lines.some((line) => line.includes('"credentialSource":"database-url"')))
+  t.ok(
+    lines.some((line) => line.includes('"requestId"') && line.includes('"service":"url-service"')),
+    'request logs carry the request id',
+  )
   for (const secret of [special, encodeURIComponent(special), ...rotated, 'not-the-password']) {
     t.notOk(all.includes(secret), `never logged: a ${secret.length}-character password`)
   }

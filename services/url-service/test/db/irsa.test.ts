@@ -1,9 +1,13 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createTestDatabase } from '@zt/devkit'
 import t from 'tap'
+import { loadConfig } from '../../src/config.js'
 import { createSecretFetcher } from '../../src/db/aws.js'
+import { openDatabase } from '../../src/db/database.js'
 import { startFakeAws } from '../helpers/fake-aws.js'
+import { silent } from '../helpers/setup.js'
 
 const fakeJwt = [
   Buffer.from('{"alg":"RS256","kid":"test"}').toString('base64url'),
@@ -71,4 +75,25 @@ t.test('IRSA: the secret request is signed with what STS returned for the token'
   t.equal(aws.getSecretValue.length, 2)
 
   await t.rejects(fetchSecret('unknown'), /can't find/, 'AWS errors surface')
+
+  // The production wiring end to end: config with DB_SECRET_ARN only, an
+  // RDS-managed secret fetched through the web identity, a working pool.
+  const database = await createTestDatabase(t)
+  aws.secrets.set(secretId, JSON.stringify({ username: database.user, password: 'trust-auth' }))
+  const db = await openDatabase(
+    loadConfig({
+      DB_SECRET_ARN: secretId,
+      AWS_REGION: 'eu-west-1',
+      DB_HOST: database.host,
+      DB_PORT: String(database.port),
+      DB_NAME: database.database,
+      DB_SSL_MODE: 'disable',
+    }),
+    { logger: silent },
+  )
+  t.teardown(() => db.close())
+  const { rows } = await db.query<{ db: string }>('SELECT current_database() AS db')
+  t.equal(rows[0]?.db, database.database)
+  const last = aws.getSecretValue.at(-1)?.headers ?? {}
+  t.equal(last['x-amz-security-token'], aws.issued.sessionToken, 'fetched with the role session')
 })
