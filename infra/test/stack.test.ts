@@ -1,0 +1,394 @@
+// The default variant (Pod Identity, private endpoint, deletion protection
+// on), synthesized once and shared by every test in this file.
+import t from 'tap'
+import { keyAdminActions } from '../src/encryption.js'
+import {
+  expectedPolicies,
+  idsOf,
+  type Json,
+  only,
+  propsOf,
+  render,
+  synthesize,
+  testCaBundle,
+  wildcards,
+} from './helpers.js'
+
+const s = synthesize()
+const getAtt = (id: string, attr = 'Arn') => ({ 'Fn::GetAtt': [id, attr] })
+const ref = (id: string) => ({ Ref: id })
+
+const cluster = only(s, 'AWS::EKS::Cluster')
+const secretsKey = only(s, 'AWS::KMS::Key', 'EncryptionEksSecretsKey')
+const dataKey = only(s, 'AWS::KMS::Key', 'EncryptionDataKey')
+const clusterRoleId = only(s, 'AWS::IAM::Role', 'ClusterRole').id
+const dlq = only(s, 'AWS::SQS::Queue', 'DataEventsDlq')
+const queue = only(
+  s,
+  'AWS::SQS::Queue',
+  idsOf(s, 'AWS::SQS::Queue', 'DataEvents').find((id) => !id.startsWith('DataEventsDlq')),
+)
+const appSecretId = only(
+  s,
+  'AWS::SecretsManager::SecretTargetAttachment',
+  'DataAppUserSecretAttachment',
+).id
+
+t.test('EKS encrypts Kubernetes Secrets with the customer-managed key', async (t) => {
+  t.same(cluster.props.EncryptionConfig, [
+    { Provider: { KeyArn: getAtt(secretsKey.id) }, Resources: ['secrets'] },
+  ])
+  t.equal(secretsKey.props.EnableKeyRotation, true, 'automatic rotation on')
+  t.equal(dataKey.props.EnableKeyRotation, true, 'the data key rotates too')
+  t.equal(cluster.props.Version, '1.36')
+})
+
+t.test('the secrets key policy: admin through IAM, use by the cluster role only', async (t) => {
+  const statements = (secretsKey.props.KeyPolicy as Json).Statement as Json[]
+  const bySid = Object.fromEntries(statements.map((st) => [st.Sid as string, st]))
+  t.same(Object.keys(bySid).sort(), [
+    'EksClusterRoleUsesKey',
+    'GrantsOnlyForEks',
+    'KeyAdministrationThroughIam',
+  ])
+  const admin = bySid.KeyAdministrationThroughIam as Json
+  t.same(admin.Action, keyAdminActions)
+  for (const use of [
+    'kms:Encrypt',
+    'kms:Decrypt',
+    'kms:ReEncrypt*',
+    'kms:GenerateDataKey',
+    'kms:*',
+    'kms:CreateGrant',
+  ]) {
+    t.notOk((admin.Action as string[]).includes(use), `the account cannot ${use} through IAM`)
+  }
+  const use = bySid.EksClusterRoleUsesKey as Json
+  t.same(use.Principal, { AWS: getAtt(clusterRoleId) })
+  t.same(use.Action, ['kms:Encrypt', 'kms:Decrypt', 'kms:DescribeKey'])
+  const grants = bySid.GrantsOnlyForEks as Json
+  t.same(grants.Action, 'kms:CreateGrant')
+  t.same(grants.Condition, {
+    Bool: { 'kms:GrantIsForAWSResource': 'true' },
+    StringEquals: { 'kms:ViaService': 'eks.eu-west-1.amazonaws.com' },
+  })
+  const actions = statements.flatMap((st) => [st.Action].flat() as string[])
+  t.notOk(actions.includes('kms:*'), 'no kms:* anywhere in the key policy')
+})
+
+t.test('disabling or scheduling deletion of a key raises an alarm', async (t) => {
+  const rule = only(s, 'AWS::Events::Rule')
+  const topicId = only(s, 'AWS::SNS::Topic').id
+  t.same(rule.props.EventPattern, {
+    source: ['aws.kms'],
+    'detail-type': ['AWS API Call via CloudTrail'],
+    detail: {
+      eventSource: ['kms.amazonaws.com'],
+      eventName: ['DisableKey', 'ScheduleKeyDeletion'],
+      resources: { ARN: [getAtt(secretsKey.id), getAtt(dataKey.id)] },
+    },
+  })
+  t.same(rule.props.Targets, [{ Arn: ref(topicId), Id: 'Target0' }])
+  const alarm = only(s, 'AWS::CloudWatch::Alarm')
+  t.match(alarm.props, {
+    Namespace: 'AWS/Events',
+    MetricName: 'TriggeredRules',
+    Dimensions: [{ Name: 'RuleName', Value: ref(rule.id) }],
+    Threshold: 1,
+    ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    AlarmActions: [ref(topicId)],
+  })
+})
+
+t.test('private endpoint only by default; control-plane logs all on', async (t) => {
+  t.match(cluster.props.ResourcesVpcConfig, {
+    EndpointPrivateAccess: true,
+    EndpointPublicAccess: false,
+  })
+  t.notOk((cluster.props.ResourcesVpcConfig as Json).PublicAccessCidrs)
+  t.same(cluster.props.Logging, {
+    ClusterLogging: {
+      EnabledTypes: ['api', 'audit', 'authenticator', 'controllerManager', 'scheduler'].map(
+        (type) => ({
+          Type: type,
+        }),
+      ),
+    },
+  })
+})
+
+t.test('VPC CNI enforces NetworkPolicy; the Pod Identity agent is installed', async (t) => {
+  const cni = only(s, 'AWS::EKS::Addon', 'VpcCni')
+  t.equal(cni.props.AddonName, 'vpc-cni')
+  t.same(JSON.parse(cni.props.ConfigurationValues as string), { enableNetworkPolicy: 'true' })
+  t.equal(cni.props.ResolveConflicts, 'OVERWRITE')
+  const agents = idsOf(s, 'AWS::EKS::Addon').filter(
+    (id) => s.resources[id]?.Properties?.AddonName === 'eks-pod-identity-agent',
+  )
+  t.equal(agents.length, 1)
+})
+
+t.test('nodes require IMDSv2 with hop limit 1 (pods cannot reach the node role)', async (t) => {
+  const template = only(s, 'AWS::EC2::LaunchTemplate')
+  const data = template.props.LaunchTemplateData as Json
+  t.same(data.MetadataOptions, { HttpPutResponseHopLimit: 1, HttpTokens: 'required' })
+  t.match(data.BlockDeviceMappings, [{ Ebs: { Encrypted: true } }])
+  const group = only(s, 'AWS::EKS::Nodegroup')
+  t.same(
+    (group.props.LaunchTemplate as Json).Id,
+    ref(template.id),
+    'the node group uses that template',
+  )
+})
+
+t.test('RDS: private, KMS-encrypted, TLS forced, deletion protection from config', async (t) => {
+  const db = only(s, 'AWS::RDS::DBInstance')
+  t.equal(db.props.PubliclyAccessible, false)
+  t.equal(db.props.StorageEncrypted, true)
+  t.same(db.props.KmsKeyId, getAtt(dataKey.id))
+  t.equal(db.props.DeletionProtection, true)
+  t.equal(s.resources[db.id] && (s.resources[db.id] as Json).DeletionPolicy, 'Snapshot')
+  const params = only(s, 'AWS::RDS::DBParameterGroup')
+  t.same(db.props.DBParameterGroupName, ref(params.id))
+  t.same(params.props.Parameters, { 'rds.force_ssl': '1' })
+  const subnets = only(s, 'AWS::RDS::DBSubnetGroup')
+  t.same(
+    subnets.props.SubnetIds,
+    idsOf(s, 'AWS::EC2::Subnet', 'NetworkVpcdata').map(ref),
+    'in the isolated data subnets',
+  )
+})
+
+t.test(
+  'database secrets: generated, KMS-encrypted, rotated; app secret has the rotation-template shape',
+  async (t) => {
+    const secrets = idsOf(s, 'AWS::SecretsManager::Secret').map((id) => propsOf(s, id))
+    t.equal(secrets.length, 2)
+    for (const secret of secrets) t.same(secret.KmsKeyId, getAtt(dataKey.id))
+    const app = only(s, 'AWS::SecretsManager::Secret', 'DataAppUserSecret').props
+    const generate = app.GenerateSecretString as Json
+    t.match(JSON.parse(render(generate.SecretStringTemplate)), {
+      username: 'zt_app',
+      dbname: 'urls',
+      masterarn: /^\{\{/,
+    })
+    t.equal(generate.GenerateStringKey, 'password')
+    const attachment = only(
+      s,
+      'AWS::SecretsManager::SecretTargetAttachment',
+      'DataAppUserSecretAttachment',
+    )
+    t.equal(
+      attachment.props.TargetType,
+      'AWS::RDS::DBInstance',
+      'engine, host and port are filled from the instance',
+    )
+    const schedules = idsOf(s, 'AWS::SecretsManager::RotationSchedule').map((id) => propsOf(s, id))
+    t.equal(schedules.length, 2, 'master and app secrets both rotate')
+    for (const schedule of schedules)
+      t.match(schedule.RotationRules, { ScheduleExpression: 'rate(30 days)' })
+    const appSchedule = only(
+      s,
+      'AWS::SecretsManager::RotationSchedule',
+      'DataAppUserSecretAttachment',
+    )
+    t.equal(
+      appSchedule.props.RotateImmediatelyOnUpdate,
+      false,
+      'first rotation after the login is bootstrapped',
+    )
+  },
+)
+
+t.test('SQS: both queues KMS-encrypted, redrive to the DLQ after 5 receives', async (t) => {
+  for (const q of [queue, dlq]) t.same(q.props.KmsMasterKeyId, getAtt(dataKey.id))
+  t.same(queue.props.RedrivePolicy, { deadLetterTargetArn: getAtt(dlq.id), maxReceiveCount: 5 })
+})
+
+t.test('interface endpoints for every AWS API the pods and nodes use, plus S3', async (t) => {
+  const endpoints = idsOf(s, 'AWS::EC2::VPCEndpoint').map((id) => propsOf(s, id))
+  const name = (e: Json) => render(e.ServiceName)
+  const iface = endpoints.filter((e) => e.VpcEndpointType === 'Interface')
+  t.same(
+    iface.map(name).sort(),
+    ['ecr.api', 'ecr.dkr', 'logs', 'secretsmanager', 'sqs', 'sts'].map(
+      (svc) => `com.amazonaws.eu-west-1.${svc}`,
+    ),
+  )
+  const endpointSubnets = idsOf(s, 'AWS::EC2::Subnet', 'NetworkVpcendpoints').map(ref)
+  for (const e of iface) {
+    t.equal(e.PrivateDnsEnabled, true)
+    t.same(e.SubnetIds, endpointSubnets, `${name(e)} in the endpoint subnets`)
+  }
+  const gateways = endpoints.filter((e) => e.VpcEndpointType === 'Gateway')
+  t.equal(gateways.length, 1)
+  t.match(name(gateways[0] as Json), /\.s3$/)
+})
+
+t.test(
+  'the CIDRs exported for NetworkPolicies are exactly the endpoint and data subnets',
+  async (t) => {
+    const cidrsOf = (prefix: string) =>
+      idsOf(s, 'AWS::EC2::Subnet', prefix).map((id) => propsOf(s, id).CidrBlock)
+    t.same(s.outputs.AwsEndpointCidrs?.Value, cidrsOf('NetworkVpcendpoints').join(','))
+    t.same(s.outputs.DatabaseCidrs?.Value, cidrsOf('NetworkVpcdata').join(','))
+    t.same(s.outputs.AwsEndpointCidrs?.Value, '10.40.96.0/27,10.40.96.32/27')
+  },
+)
+
+const roleIds = {
+  urlService: only(s, 'AWS::IAM::Role', 'UrlServiceIdentityRole').id,
+  worker: only(s, 'AWS::IAM::Role', 'WorkerIdentityRole').id,
+  migrate: only(s, 'AWS::IAM::Role', 'MigrateIdentityRole').id,
+}
+const serviceAccounts = { urlService: 'url-service', worker: 'worker', migrate: 'migrate' }
+
+t.test(
+  'every app role: exactly its actions on its resources, nothing attached besides',
+  async (t) => {
+    const expected = expectedPolicies({
+      queue: queue.id,
+      dataKey: dataKey.id,
+      appSecret: appSecretId,
+    })
+    for (const [name, id] of Object.entries(roleIds) as [keyof typeof roleIds, string][]) {
+      const props = propsOf(s, id)
+      t.same(
+        props.Policies,
+        [
+          {
+            PolicyName: 'workload',
+            PolicyDocument: { Version: '2012-10-17', Statement: expected[name] },
+          },
+        ],
+        `${name}: exact inline policy`,
+      )
+      t.notOk(props.ManagedPolicyArns, `${name}: no managed policies`)
+      const attached = idsOf(s, 'AWS::IAM::Policy').filter((pid) =>
+        JSON.stringify(s.resources[pid]?.Properties?.Roles).includes(`"${id}"`),
+      )
+      t.same(attached, [], `${name}: no other policy attached`)
+      t.same(wildcards((props.Policies as Json[])[0]?.PolicyDocument), [], `${name}: no wildcard`)
+    }
+  },
+)
+
+t.test('the wildcard check catches wildcards (negative control)', async (t) => {
+  t.same(wildcards({ Statement: [{ Action: 'sqs:*', Resource: 'arn:aws:sqs:eu-west-1:1:q' }] }), [
+    'Action: sqs:*',
+  ])
+  t.same(wildcards({ Statement: [{ Action: ['s3:GetObject'], Resource: ['*'] }] }), ['Resource: *'])
+})
+
+t.test(
+  'Pod Identity: trust admits only services/<sa> of this cluster, with an association each',
+  async (t) => {
+    for (const [name, id] of Object.entries(roleIds) as [keyof typeof roleIds, string][]) {
+      const trust = propsOf(s, id).AssumeRolePolicyDocument as Json
+      t.same(
+        trust.Statement,
+        [
+          {
+            Effect: 'Allow',
+            Principal: { Service: 'pods.eks.amazonaws.com' },
+            Action: ['sts:AssumeRole', 'sts:TagSession'],
+            Condition: {
+              StringEquals: {
+                'aws:RequestTag/eks-cluster-arn': getAtt(cluster.id),
+                'aws:RequestTag/kubernetes-namespace': 'services',
+                'aws:RequestTag/kubernetes-service-account': serviceAccounts[name],
+              },
+            },
+          },
+        ],
+        `${name}: exact trust`,
+      )
+    }
+    const associations = idsOf(s, 'AWS::EKS::PodIdentityAssociation').map(
+      (id) => s.resources[id]?.Properties,
+    )
+    t.same(
+      associations,
+      (Object.keys(roleIds) as (keyof typeof roleIds)[]).map((name) => ({
+        ClusterName: ref(cluster.id),
+        Namespace: 'services',
+        ServiceAccount: serviceAccounts[name],
+        RoleArn: getAtt(roleIds[name]),
+      })),
+    )
+    t.same(idsOf(s, 'AWS::IAM::OIDCProvider'), [], 'no OIDC provider without IRSA')
+  },
+)
+
+t.test('SPIRE from the official hardened charts, CRDs first, with the trust domain', async (t) => {
+  const crds = only(s, 'Custom::AWSCDK-EKS-HelmChart', 'ClusterchartSpireCrds')
+  const spire = only(
+    s,
+    'Custom::AWSCDK-EKS-HelmChart',
+    idsOf(s, 'Custom::AWSCDK-EKS-HelmChart', 'ClusterchartSpire').find((id) => id !== crds.id),
+  )
+  for (const chart of [crds, spire]) {
+    t.equal(chart.props.Repository, 'https://spiffe.github.io/helm-charts-hardened/')
+    t.equal(chart.props.Namespace, 'spire-mgmt')
+  }
+  t.match(crds.props, { Chart: 'spire-crds', Release: 'spire-crds', Version: '0.6.0' })
+  t.match(spire.props, { Chart: 'spire', Release: 'spire', Version: '0.30.0' })
+  const values = JSON.parse(render(spire.props.Values))
+  t.same(values, {
+    global: { spire: { trustDomain: 'zt.example.com', clusterName: `{{${cluster.id}}}` } },
+  })
+  t.ok(s.resources[spire.id]?.DependsOn?.includes(crds.id), 'CRDs are installed first')
+})
+
+t.test('the app chart is the local chart asset, its values wired from the stack', async (t) => {
+  const app = only(s, 'Custom::AWSCDK-EKS-HelmChart', 'ClusterchartApp')
+  t.ok(app.props.ChartAssetURL, 'chart shipped as an S3 asset (synth needs no network)')
+  t.match(app.props, { Release: 'zero-trust-eks', Namespace: 'zero-trust-eks' })
+  const values = JSON.parse(render(app.props.Values))
+  const db = only(s, 'AWS::RDS::DBInstance').id
+  t.match(values, {
+    trustDomain: 'zt.example.com',
+    publicBaseUrl: 'https://sho.example.com',
+    aws: {
+      region: 'eu-west-1',
+      identity: 'podIdentity',
+      roleArns: {
+        urlService: `{{${roleIds.urlService}.Arn}}`,
+        worker: `{{${roleIds.worker}.Arn}}`,
+        migrate: `{{${roleIds.migrate}.Arn}}`,
+      },
+    },
+    db: {
+      secretArn: `{{${appSecretId}}}`,
+      host: `{{${db}.Endpoint.Address}}`,
+      port: 5432,
+      name: 'urls',
+      caBundle: testCaBundle,
+    },
+    events: { queueUrl: `{{${queue.id}}}` },
+    spiffe: { className: 'spire-mgmt-spire' },
+    network: {
+      awsEndpointCidrs: ['10.40.96.0/27', '10.40.96.32/27'],
+      databaseCidrs: ['10.40.96.64/27', '10.40.96.96/27'],
+    },
+  })
+  const dependsOn = s.resources[app.id]?.DependsOn ?? []
+  for (const id of [only(s, 'AWS::EKS::Addon', 'VpcCni').id, ...Object.values(roleIds)]) {
+    t.ok(dependsOn.includes(id), `installed after ${id}`)
+  }
+})
+
+t.test('outputs a user needs', async (t) => {
+  t.match(s.outputs, {
+    ClusterName: { Value: ref(cluster.id) },
+    EventsQueueUrl: { Value: ref(queue.id) },
+    DbSecretArn: { Value: ref(appSecretId) },
+    UrlServiceRoleArn: { Value: getAtt(roleIds.urlService) },
+    WorkerRoleArn: { Value: getAtt(roleIds.worker) },
+    MigrateRoleArn: { Value: getAtt(roleIds.migrate) },
+  })
+  t.equal(
+    render(s.outputs.KubeconfigCommand?.Value),
+    `aws eks update-kubeconfig --region eu-west-1 --name {{${cluster.id}}}`,
+  )
+})
