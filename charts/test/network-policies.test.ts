@@ -14,9 +14,7 @@ const seedArticle = join(packageDir, '..', '..', 'shared', 'seed', '000_003bd1a1
 /** The YAML block the article prints under its `# zero-trust-eks-demo/.../<file>` comment. */
 function articleBlock(file: string): string {
   const lines = readFileSync(seedArticle, 'utf8').split('\n')
-  const start = lines.findIndex(
-    (line) => line === `# zero-trust-eks-demo/kubernetes/network-policies/${file}`,
-  )
+  const start = lines.indexOf(`# zero-trust-eks-demo/kubernetes/network-policies/${file}`)
   if (start < 0) throw new Error(`${file} not found in the seed article`)
   const end = lines.findIndex((line, index) => index > start && line.trim() === '')
   return `${lines.slice(start, end).join('\n')}\n`

@@ -1,0 +1,357 @@
+/**
+ * The chart as helm renders it, for every supported value set: lint, offline
+ * schema validation, pod hardening, and the configuration contract of
+ * RULES.md (ports, env names, identities).
+ */
+import t from 'tap'
+import {
+  chartDir,
+  exampleValues,
+  helm,
+  type K8sObject,
+  renderChart,
+  valuesDir,
+} from '../src/helm.js'
+import { type PodSpec, podSecurityViolations } from '../src/pod-security.js'
+import { validateObject } from '../src/validate.js'
+
+const valueSets: Record<string, string[]> = {
+  'IRSA (example values)': [],
+  'Pod Identity': ['pod-identity.yaml'],
+  'public policies off': ['public-policies-off.yaml'],
+  'HPA on': ['hpa.yaml'],
+  'file-based SVIDs': ['spiffe-files.yaml'],
+}
+const rendered = new Map(
+  Object.entries(valueSets).map(([name, files]) => [name, renderChart(files)]),
+)
+const example = rendered.get('IRSA (example values)') ?? []
+
+interface Container {
+  name: string
+  image?: string
+  command?: string[]
+  env?: { name: string; value?: string }[]
+  ports?: { name?: string; containerPort: number }[]
+  restartPolicy?: string
+  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[]
+  startupProbe?: unknown
+  readinessProbe?: { httpGet?: { path: string; port: string } }
+  livenessProbe?: { httpGet?: { path: string; port: string } }
+}
+interface FullPodSpec extends PodSpec {
+  serviceAccountName?: string
+  terminationGracePeriodSeconds?: number
+  containers: Container[]
+  initContainers?: Container[]
+  volumes?: ({ name: string } & Record<string, unknown>)[]
+  topologySpreadConstraints?: unknown[]
+}
+
+function podSpecOf(object: K8sObject): FullPodSpec | undefined {
+  const spec = object.spec as { template?: { spec: FullPodSpec } } | FullPodSpec
+  if (object.kind === 'Pod') return spec as FullPodSpec
+  if (object.kind === 'Deployment' || object.kind === 'Job')
+    return (spec as { template: { spec: FullPodSpec } }).template.spec
+  return undefined
+}
+const find = (objects: K8sObject[], kind: string, name: string) =>
+  objects.find((object) => object.kind === kind && object.metadata.name === name)
+const envOf = (container: Container) =>
+  Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value]))
+const app = (objects: K8sObject[], name: string) => {
+  const spec = podSpecOf(find(objects, 'Deployment', name) as K8sObject)
+  const container = spec?.containers.find((c) => c.name === name)
+  if (!spec || !container) throw new Error(`no ${name} deployment`)
+  return { spec, container, env: envOf(container) }
+}
+
+t.test('helm lint --strict passes for every value set', async (t) => {
+  for (const [name, files] of Object.entries(valueSets)) {
+    const args = [
+      'lint',
+      '--strict',
+      chartDir,
+      '-f',
+      exampleValues,
+      ...files.flatMap((file) => ['-f', `${valuesDir}/${file}`]),
+    ]
+    const result = helm(args)
+    t.equal(result.status, 0, name)
+    if (result.status !== 0) t.comment(result.stdout + result.stderr)
+  }
+})
+
+t.test('every rendered object validates offline against the Kubernetes schema', async (t) => {
+  for (const [name, objects] of rendered) {
+    for (const object of objects)
+      t.doesNotThrow(
+        () => validateObject(object),
+        `${name}: ${object.kind}/${object.metadata.name}`,
+      )
+  }
+  // The validator is not a rubber stamp.
+  const broken = structuredClone(find(example, 'Service', 'api-gateway') as K8sObject)
+  ;(broken.spec as { ports: { port: unknown }[] }).ports[0]!.port = 'eight thousand'
+  t.throws(() => validateObject(broken))
+  const badId = structuredClone(
+    find(example, 'ClusterSPIFFEID', 'zt-services-api-gateway') as K8sObject,
+  )
+  ;(badId.spec as Record<string, unknown>).spiffeIdTemplate = 'typo'
+  t.throws(() => validateObject(badId), /unknown spec field spiffeIdTemplate/)
+})
+
+t.test('every pod and container is hardened (Pod Security restricted and more)', async (t) => {
+  for (const [name, objects] of rendered) {
+    const pods = objects.filter((object) => podSpecOf(object) !== undefined)
+    t.equal(pods.length, 6, `${name}: 4 Deployments, the migration Job and the test Pod`)
+    for (const object of pods) {
+      t.same(
+        podSecurityViolations(podSpecOf(object) as PodSpec),
+        [],
+        `${name}: ${object.kind}/${object.metadata.name}`,
+      )
+    }
+  }
+})
+
+t.test('namespaces are labelled Pod Security restricted, and optional', async (t) => {
+  for (const name of ['public', 'services']) {
+    const labels = find(example, 'Namespace', name)?.metadata.labels ?? {}
+    for (const mode of ['enforce', 'audit', 'warn'])
+      t.equal(labels[`pod-security.kubernetes.io/${mode}`], 'restricted')
+  }
+  t.notOk(
+    renderChart([], ['namespaces.create=false']).some((object) => object.kind === 'Namespace'),
+  )
+})
+
+t.test(
+  'workloads: namespaces, app labels, ports, probes, Services with port == containerPort',
+  async (t) => {
+    const expected = [
+      ['frontend', 'public', 8080, 9080],
+      ['api-gateway', 'services', 8000, 9000],
+      ['url-service', 'services', 8443, 9443],
+      ['worker', 'services', 0, 9444],
+    ] as const
+    for (const [name, namespace, port, opsPort] of expected) {
+      const deployment = find(example, 'Deployment', name) as K8sObject
+      t.equal(deployment.metadata.namespace, namespace, `${name} namespace`)
+      const template = (
+        deployment.spec as { template: { metadata: { labels: Record<string, string> } } }
+      ).template
+      t.equal(template.metadata.labels.app, name)
+      const { spec, container, env } = app(example, name)
+      t.equal(spec.serviceAccountName, name)
+      t.equal(env.OPS_PORT, String(opsPort))
+      t.same(container.readinessProbe?.httpGet, { path: '/readyz', port: 'ops' })
+      t.same(container.livenessProbe?.httpGet, { path: '/healthz', port: 'ops' })
+      t.ok(container.startupProbe, `${name} startupProbe`)
+      t.equal(container.ports?.find((p) => p.name === 'ops')?.containerPort, opsPort)
+      t.equal(spec.topologySpreadConstraints?.length, 2)
+      t.ok(find(example, 'PodDisruptionBudget', name), `${name} PDB`)
+      const service = find(example, 'Service', name)
+      if (port === 0) {
+        t.notOk(service, 'the worker serves nothing')
+        t.same(container.command, ['node', 'dist/worker.js'])
+        continue
+      }
+      t.equal(env.PORT, String(port))
+      const servicePorts = (service as K8sObject).spec as {
+        ports: { port: number; targetPort: number }[]
+      }
+      t.ok(service, `${name} Service`)
+      t.same(
+        servicePorts.ports.map((p) => [p.port, p.targetPort]),
+        [[port, port]],
+        `${name}: Service port == targetPort`,
+      )
+      t.ok(
+        container.ports?.some((p) => p.containerPort === port),
+        `${name}: containerPort ${port}`,
+      )
+    }
+  },
+)
+
+t.test('the configuration contract of RULES.md', async (t) => {
+  for (const name of ['frontend', 'api-gateway', 'url-service', 'worker']) {
+    const { spec, env } = app(example, name)
+    t.equal(env.DRAIN_DELAY_MS, '5000')
+    t.equal(env.AWS_EC2_METADATA_DISABLED, 'true')
+    t.equal(env.AWS_REGION, 'eu-west-1')
+    t.ok(
+      (spec.terminationGracePeriodSeconds ?? 0) > (5000 + Number(env.SHUTDOWN_TIMEOUT_MS)) / 1000,
+      'grace period above drain + shutdown',
+    )
+  }
+  t.equal(
+    app(example, 'frontend').env.API_GATEWAY_URL,
+    'http://api-gateway.services.svc.cluster.local:8000',
+  )
+  const gateway = app(example, 'api-gateway').env
+  t.equal(gateway.URL_SERVICE_URL, 'https://url-service.services.svc.cluster.local:8443')
+  t.equal(gateway.URL_SERVICE_ID, 'spiffe://zt.example.com/ns/services/sa/url-service')
+  t.equal(gateway.PUBLIC_BASE_URL, 'https://sho.rt.example.com')
+  t.equal(gateway.TRUST_DOMAIN, 'zt.example.com')
+  const urls = app(example, 'url-service').env
+  t.equal(urls.AUTHORIZED_CALLERS, 'spiffe://zt.example.com/ns/services/sa/api-gateway')
+  t.equal(urls.DB_SSL_MODE, 'verify-full')
+  t.equal(urls.DB_SECRET_ARN, 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:zt/db-AbCdEf')
+  t.equal(urls.EVENTS_QUEUE_URL, 'https://sqs.eu-west-1.amazonaws.com/123456789012/zt-events')
+  t.equal(urls.DB_SSL_CA_FILE, '/etc/zt/db-ca/ca.pem')
+  t.notOk(urls.DATABASE_URL, 'DATABASE_URL is for local runs only')
+  t.equal(
+    app(example, 'worker').env.DB_HOST,
+    'zt-db.cluster-abcdefghijkl.eu-west-1.rds.amazonaws.com',
+  )
+  t.equal(
+    app(example, 'frontend').container.image?.split('@')[1],
+    `sha256:${'1'.repeat(64)}`,
+    'pinned by digest',
+  )
+  const tagged = renderChart([], ['images.frontend.digest=', 'images.frontend.tag=1.2.3'])
+  t.match(app(tagged, 'frontend').container.image, /zt\/frontend:1\.2\.3$/)
+})
+
+t.test('SPIFFE: ClusterSPIFFEIDs and the Workload API socket through the CSI driver', async (t) => {
+  const ids = example.filter((object) => object.kind === 'ClusterSPIFFEID')
+  t.same(
+    ids.map(
+      (id) =>
+        (id.spec as { podSelector: { matchLabels: { app: string } } }).podSelector.matchLabels.app,
+    ),
+    ['api-gateway', 'url-service', 'worker'],
+  )
+  for (const id of ids) {
+    const spec = id.spec as { spiffeIDTemplate: string; namespaceSelector: unknown }
+    t.equal(
+      spec.spiffeIDTemplate,
+      'spiffe://{{ .TrustDomain }}/ns/{{ .PodMeta.Namespace }}/sa/{{ .PodSpec.ServiceAccountName }}',
+    )
+    t.same(spec.namespaceSelector, { matchLabels: { 'kubernetes.io/metadata.name': 'services' } })
+  }
+  for (const name of ['api-gateway', 'url-service']) {
+    const { spec, container, env } = app(example, name)
+    t.equal(env.SPIFFE_ENDPOINT_SOCKET, 'unix:///spiffe-workload-api/spire-agent.sock')
+    t.notOk(env.SPIFFE_SVID_DIR, 'exactly one SVID source')
+    t.same(spec.volumes?.find((v) => v.name === 'spiffe-workload-api')?.csi, {
+      driver: 'csi.spiffe.io',
+      readOnly: true,
+    })
+    t.same(
+      container.volumeMounts?.find((m) => m.name === 'spiffe-workload-api'),
+      { name: 'spiffe-workload-api', mountPath: '/spiffe-workload-api', readOnly: true },
+    )
+  }
+  t.notOk(app(example, 'frontend').env.TRUST_DOMAIN, 'the frontend has no SVID')
+})
+
+t.test('SPIFFE files mode: a spiffe-helper native sidecar writes the SVID files', async (t) => {
+  const objects = rendered.get('file-based SVIDs') ?? []
+  for (const name of ['api-gateway', 'url-service']) {
+    const { spec, env } = app(objects, name)
+    t.equal(env.SPIFFE_SVID_DIR, '/run/spiffe/svid')
+    t.notOk(env.SPIFFE_ENDPOINT_SOCKET)
+    const helper = spec.initContainers?.find((c) => c.name === 'spiffe-helper')
+    t.equal(helper?.restartPolicy, 'Always', 'native sidecar: starts first, outlives the app')
+    t.same(spec.volumes?.find((v) => v.name === 'svid')?.emptyDir, {
+      medium: 'Memory',
+      sizeLimit: '1Mi',
+    })
+  }
+  const configMap = find(objects, 'ConfigMap', 'spiffe-helper') as K8sObject
+  const config = (configMap.data as Record<string, string>)['helper.conf']
+  for (const line of [
+    'cert_dir = "/run/spiffe/svid"',
+    'svid_file_name = "svid.pem"',
+    'svid_key_file_name = "svid_key.pem"',
+    'svid_bundle_file_name = "bundle.pem"',
+  ]) {
+    t.match(config, line)
+  }
+})
+
+t.test(
+  'identities: one ServiceAccount per workload, no API token, IRSA or Pod Identity',
+  async (t) => {
+    const accounts = (objects: K8sObject[]) =>
+      objects.filter((object) => object.kind === 'ServiceAccount')
+    t.same(
+      accounts(example).map((sa) => sa.metadata.name),
+      ['frontend', 'api-gateway', 'url-service', 'worker', 'migrate'],
+    )
+    for (const sa of accounts(example)) t.equal(sa.automountServiceAccountToken, false)
+    const roles = Object.fromEntries(
+      accounts(example).map((sa) => [
+        sa.metadata.name,
+        sa.metadata.annotations?.['eks.amazonaws.com/role-arn'],
+      ]),
+    )
+    t.same(roles, {
+      frontend: undefined,
+      'api-gateway': undefined,
+      'url-service': 'arn:aws:iam::123456789012:role/zt-url-service',
+      worker: 'arn:aws:iam::123456789012:role/zt-worker',
+      migrate: 'arn:aws:iam::123456789012:role/zt-migrate',
+    })
+    for (const sa of accounts(rendered.get('Pod Identity') ?? []))
+      t.notOk(sa.metadata.annotations, `${sa.metadata.name}: no IRSA annotation`)
+    const missing = helm([
+      'template',
+      'zt',
+      chartDir,
+      '-f',
+      exampleValues,
+      '--set',
+      'aws.roleArns.worker=',
+    ])
+    t.equal(missing.status, 1)
+    t.match(missing.stderr, /aws\.roleArns\.worker is required with aws\.identity=irsa/)
+  },
+)
+
+t.test('the migration Job runs url-service image as a post-install/pre-upgrade hook', async (t) => {
+  const job = find(example, 'Job', 'migrate') as K8sObject
+  t.equal(job.metadata.annotations?.['helm.sh/hook'], 'post-install,pre-upgrade')
+  const spec = podSpecOf(job) as FullPodSpec
+  t.same(spec.containers[0]?.command, ['node', 'dist/migrate.js'])
+  t.equal(spec.containers[0]?.image, app(example, 'url-service').container.image)
+  t.equal(spec.serviceAccountName, 'migrate')
+  t.equal(envOf(spec.containers[0] as Container).DB_SSL_MODE, 'verify-full')
+})
+
+t.test('helm test: a hardened Pod that walks the public path as app: frontend-test', async (t) => {
+  const pod = example.find((object) => object.kind === 'Pod') as K8sObject
+  t.equal(pod.metadata.annotations?.['helm.sh/hook'], 'test')
+  t.equal(pod.metadata.labels?.app, 'frontend-test')
+  t.equal(pod.metadata.namespace, 'public')
+  const script = (podSpecOf(pod) as FullPodSpec).containers[0]?.command
+    ?.concat((pod.spec as { containers: { args: string[] }[] }).containers[0]?.args ?? [])
+    .join('\n')
+  t.match(script, /\/api\/urls/)
+  t.match(script, /redirect: 'manual'/)
+  t.match(script, /hop\.status !== 302/)
+  t.notOk(
+    renderChart([], ['tests.enabled=false']).some(
+      (object) =>
+        object.kind === 'Pod' || object.metadata.name === 'allow-frontend-test-to-frontend',
+    ),
+  )
+})
+
+t.test('HPA replaces fixed replicas; Ingress is optional', async (t) => {
+  const objects = rendered.get('HPA on') ?? []
+  t.equal(objects.filter((object) => object.kind === 'HorizontalPodAutoscaler').length, 4)
+  for (const object of objects.filter((o) => o.kind === 'Deployment'))
+    t.notOk((object.spec as { replicas?: number }).replicas)
+  t.notOk(
+    example.some(
+      (object) => object.kind === 'HorizontalPodAutoscaler' || object.kind === 'Ingress',
+    ),
+  )
+  const withIngress = renderChart([], ['ingress.enabled=true', 'ingress.host=sho.rt.example.com'])
+  const ingress = find(withIngress, 'Ingress', 'frontend')
+  t.match(JSON.stringify(ingress?.spec), /"name":"frontend","port":\{"number":8080\}/)
+})
