@@ -54,7 +54,7 @@ export class DirectorySource extends BaseX509Source {
     this.#pollTimer = setInterval(() => {
       this.#startWatch()
       this.#schedule(0)
-    }, this.#pollIntervalMs).unref()
+    }, this.#pollIntervalMs)
     this.#schedule(0)
   }
 
@@ -66,7 +66,6 @@ export class DirectorySource extends BaseX509Source {
         watcher.close()
         if (this.#watcher === watcher) this.#watcher = undefined
       })
-      watcher.unref()
       this.#watcher = watcher
     } catch {
       // The directory may not exist yet; the poll tries again.
@@ -90,7 +89,7 @@ export class DirectorySource extends BaseX509Source {
           this.#schedule(0)
         }
       })
-    }, delayMs).unref()
+    }, delayMs)
   }
 
   async #reload(): Promise<void> {

@@ -186,7 +186,7 @@ export class WorkloadApiSource extends BaseX509Source {
     // Jitter keeps a node's workloads from reconnecting in lockstep after an agent restart.
     const delayMs = Math.round(ceiling / 2 + Math.random() * (ceiling / 2))
     this.logger.warn({ reason, retryInMs: delayMs }, 'Workload API stream failed; reconnecting')
-    this.#retryTimer = setTimeout(() => this.#connect(), delayMs).unref()
+    this.#retryTimer = setTimeout(() => this.#connect(), delayMs)
   }
 
   protected async shutdown(): Promise<void> {
