@@ -195,6 +195,41 @@ t.test('a worker killed between commit and delete does not double count', async 
   t.equal((await clicksOf(db, 'crash')).clicks, 12)
 })
 
+t.test('a batch the database refused is not deleted, and arrives again', async (t) => {
+  const queue = await startQueue(t)
+  await insertUrl(db, 'refused')
+  await sendRaw(
+    queue,
+    [1, 2, 3].map(() => JSON.stringify(clickedEvent({ code: 'refused' }))),
+  )
+  let refusals = 1
+  const flaky = {
+    query: (text: string, values?: unknown[]) => {
+      if (text.includes('jsonb_to_recordset') && refusals-- > 0) {
+        return Promise.reject(new Error('connection terminated'))
+      }
+      return db.query(text, values)
+    },
+  }
+  const registry = new Registry()
+  const worker = startWorker({
+    db: flaky,
+    sqs: queue.sqs,
+    queueUrl: queue.queueUrl,
+    log: silent,
+    registry,
+    waitTimeSeconds: 1,
+    visibilityTimeoutSeconds: 1,
+    backoff: fastBackoff,
+  })
+  t.teardown(() => worker.stop())
+  await eventually(async () => (await clicksOf(db, 'refused')).clicks === 3, 'the redelivery')
+  await eventually(() => queueEmpty(queue), 'the delete after the commit')
+  await worker.stop()
+  const metrics = await registry.getMetricsAsJSON()
+  t.ok(metricValue(metrics, 'events_failed_total', { reason: 'apply' }) >= 1)
+})
+
 t.test('a malformed message neither stops the worker nor blocks its batch', async (t) => {
   const queue = await startQueue(t, { maxReceiveCount: 2 })
   await insertUrl(db, 'poison')
