@@ -219,6 +219,11 @@ t.test('.dockerignore matching', (t) => {
   t.notOk(isIgnored(dockerignore, 'pnpm-lock.yaml'))
   t.notOk(isIgnored(dockerignore, 'services/url-service/src/server.ts'))
   t.notOk(isIgnored(dockerignore, 'services/url-service/migrations'))
+  // Build inputs that are not under src/: the frontend's asset build and the Workload API protos.
+  t.notOk(isIgnored(dockerignore, 'services/frontend/scripts/build-web.ts'))
+  t.notOk(isIgnored(dockerignore, 'services/frontend/web/app.ts'))
+  t.notOk(isIgnored(dockerignore, 'packages/spiffe/proto/workload.proto'))
+  t.ok(isIgnored(dockerignore, 'scripts/test-all.ts'))
   t.ok(isIgnored('*.log\n!keep.log', 'debug.log'))
   t.notOk(isIgnored('*.log\n!keep.log', 'keep.log'))
   t.end()
