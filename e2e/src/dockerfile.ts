@@ -205,9 +205,10 @@ export function checkDockerfile(text: string, options: DockerfileCheckOptions): 
       )
     }
     if (ins.keyword === 'ADD') problems.push(`line ${ins.line}: ADD in the final stage; use COPY`)
-    if (ins.keyword !== 'COPY' || !/^--from=/.test(ins.args)) continue
+    if (ins.keyword !== 'COPY') continue
     const copy = parseCopy(ins)
-    const workdir = workdirs.get(copy.from ?? '') ?? '/'
+    if (copy.from === undefined) continue
+    const workdir = workdirs.get(copy.from) ?? '/'
     for (const source of copy.sources) {
       const path = posix.resolve(workdir, source)
       const fromDeploy = [...deployTargets].some(

@@ -187,6 +187,11 @@ t.test('images expose the contract ports and start the service entry point', (t)
     const expose = final?.instructions.find((i) => i.keyword === 'EXPOSE')?.args ?? ''
     t.ok(expose.startsWith(ports[service] ?? '-'), `${service} exposes ${expose}`)
     t.equal(final?.instructions.find((i) => i.keyword === 'CMD')?.args, '["dist/server.js"]')
+    t.ok(
+      statSync(join(root, 'services', service, 'src/server.ts'), {
+        throwIfNoEntry: false,
+      })?.isFile(),
+    )
   }
   t.end()
 })
@@ -236,7 +241,7 @@ COPY pnpm-lock.yaml does-not-exist.json ./
 COPY services/url-service/node_modules ./nm
 RUN pnpm install --frozen-lockfile && pnpm --filter @zt/api-gateway deploy /out
 FROM gcr.io/distroless/nodejs24-debian12:latest
-COPY --from=build /repo /app
+COPY --chown=0:0 --from=build /repo /app
 COPY --from=build /repo/node_modules /app/node_modules
 RUN apt-get update && apt-get install -y curl
 USER node
