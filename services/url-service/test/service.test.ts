@@ -3,11 +3,12 @@ import t from 'tap'
 import { openDatabase } from '../src/db/database.js'
 import { runMigrations } from '../src/db/migrations.js'
 import { startService } from '../src/service.js'
+import type { VisitRecorder } from '../src/visits.js'
 import { localConfig, silent } from './helpers/setup.js'
 
 const database = await createTestDatabase(t)
 
-async function start(databaseUrl: string, visits?: Parameters<typeof startService>[1]['visits']) {
+async function start(databaseUrl: string, visits?: VisitRecorder) {
   const [port, opsPort] = [await freePort(), await freePort()]
   const config = localConfig(database, {
     DATABASE_URL: databaseUrl,
