@@ -1,7 +1,7 @@
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { KubectlV36Layer } from '@aws-cdk/lambda-layer-kubectl-v36'
-import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib'
+import { CfnOutput, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib'
 import * as ec2 from 'aws-cdk-lib/aws-ec2'
 import * as eks from 'aws-cdk-lib/aws-eks-v2'
 import * as iam from 'aws-cdk-lib/aws-iam'
@@ -73,6 +73,11 @@ export class ZeroTrustEksStack extends Stack {
       defaultCapacityType: eks.DefaultCapacityType.NODEGROUP,
       defaultCapacity: 0,
       kubectlProviderOptions: { kubectlLayer: new KubectlV36Layer(this, 'KubectlLayer') },
+    })
+    Validations.of(cluster).acknowledge({
+      id: 'CloudFormation-Validate::W9009',
+      reason:
+        'EKS still takes EncryptionConfig Resources ["secrets"] to turn on KMS envelope encryption',
     })
     if (config.adminPrincipalArn) {
       cluster.grantAccess('ClusterAdmin', config.adminPrincipalArn, [
