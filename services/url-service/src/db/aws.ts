@@ -12,7 +12,6 @@ export function createSecretFetcher(region: string): (secretId: string) => Promi
   const client = new SecretsManagerClient({
     region,
     credentials: fromNodeProviderChain({ clientConfig: { region } }),
-    maxAttempts: 3,
   })
   return async (secretId) => {
     const output = await client.send(new GetSecretValueCommand({ SecretId: secretId }))
