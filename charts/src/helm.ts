@@ -74,7 +74,16 @@ export function renderChart(
   const args = ['template', 'zt', chartDir, '-f', exampleValues]
   for (const file of valueFiles) args.push('-f', join(valuesDir, file))
   for (const pair of set) args.push('--set', pair)
-  const result = helm(args)
-  if (result.status !== 0) throw new Error(`helm template failed: ${result.stderr}`)
-  return parseManifests(result.stdout)
+  const key = JSON.stringify(args)
+  let objects = renders.get(key)
+  if (objects === undefined) {
+    const result = helm(args)
+    if (result.status !== 0) throw new Error(`helm template failed: ${result.stderr}`)
+    objects = parseManifests(result.stdout)
+    renders.set(key, objects)
+  }
+  // A copy, so a caller that edits objects cannot change what the next caller sees.
+  return structuredClone(objects)
 }
+
+const renders = new Map<string, K8sObject[]>()
