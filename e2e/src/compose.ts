@@ -185,8 +185,13 @@ function checkEnvironment(name: string, service: Service): string[] {
       (m) => svidDir === m.target || svidDir.startsWith(`${m.target}/`),
     )
     if (!mount) problems.push(`${name}: SPIFFE_SVID_DIR ${svidDir} is not on a mounted volume`)
-    else if (!mount.readOnly)
-      problems.push(`${name}: the SVID volume is writable; consumers mount it read-only`)
+    else {
+      if (!mount.readOnly)
+        problems.push(`${name}: the SVID volume is writable; consumers mount it read-only`)
+      // A wider mount would show the workload other SVIDs and the CA key.
+      if (mount.target !== svidDir)
+        problems.push(`${name}: mounts ${mount.target}, more than its own SVID directory`)
+    }
   }
   if (contract.opsPort !== undefined) {
     if (value('OPS_PORT') !== contract.opsPort) {

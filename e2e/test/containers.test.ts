@@ -381,6 +381,7 @@ t.test('the compose check reports each broken rule', (t) => {
     /url-service: static AWS keys are set but AWS_ENDPOINT_URL_SECRETS_MANAGER does not point at localstack/,
     /url-service: static AWS keys are set but AWS_ENDPOINT_URL_STS does not point at localstack/,
     /url-service: the SVID volume is writable/,
+    /url-service: mounts \/svids, more than its own SVID directory/,
     /frontend: port .* is not bound to 127\.0\.0\.1/,
   ]
   for (const pattern of expected)
