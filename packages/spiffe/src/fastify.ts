@@ -66,9 +66,14 @@ export function installSpiffe(
   app.decorateRequest('spiffeId', null as unknown as SpiffeId)
   app.addHook('onRequest', async (request) => {
     const id = peerSpiffeId(request.raw.socket)
-    // attachMtls destroys unverified connections before any request is read,
-    // so this only guards against the server being wired up wrongly.
-    if (id === undefined) throw new HttpProblem(403, 'the caller presented no verified SPIFFE ID')
+    // attachMtls destroys unverified connections before any request is read;
+    // what is left is a caller whose certificate expired on a kept-alive
+    // connection. Closing it makes the caller reconnect with a fresh SVID.
+    if (id === undefined) {
+      throw new HttpProblem(403, 'the caller has no valid SPIFFE ID on this connection', {
+        headers: { connection: 'close' },
+      })
+    }
     request.spiffeId = id
     const authorizer = request.routeOptions.config.spiffe ?? options.authorizer
     try {

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net'
 import type { SecureContextOptions, TLSSocket, TlsOptions, Server as TlsServer } from 'node:tls'
 import type { Authorizer } from './authorize.js'
+import { notAfter } from './der.js'
 import type { SpiffeId } from './id.js'
 import { peerChain } from './peer.js'
 import type { SourceLogger, X509Source } from './source.js'
@@ -41,11 +42,22 @@ export function createMtlsServerOptions(source: X509Source): TlsOptions {
   }
 }
 
-const peerIds = new WeakMap<Socket, SpiffeId>()
+interface Peer {
+  id: SpiffeId
+  expiresAt: number
+}
 
-/** The verified SPIFFE ID of the peer on a connection accepted by an attachMtls server. */
+const peers = new WeakMap<Socket, Peer>()
+
+/**
+ * The verified SPIFFE ID of the peer on a connection accepted by an
+ * attachMtls server; undefined when there is none, or when the peer's
+ * certificate has expired since the handshake (TLS never re-checks a live
+ * connection, so this does, on every call).
+ */
 export function peerSpiffeId(socket: Socket): SpiffeId | undefined {
-  return peerIds.get(socket)
+  const peer = peers.get(socket)
+  return peer && Date.now() < peer.expiresAt ? peer.id : undefined
 }
 
 export interface AttachMtlsOptions {
@@ -68,9 +80,10 @@ export function attachMtls(
 ): () => void {
   const onSecureConnection = (socket: TLSSocket) => {
     try {
-      const id = verifyX509Svid(peerChain(socket), source, { usage: 'clientAuth' })
+      const chain = peerChain(socket)
+      const id = verifyX509Svid(chain, source, { usage: 'clientAuth' })
       options.authorizer(id)
-      peerIds.set(socket, id)
+      peers.set(socket, { id, expiresAt: Math.min(...chain.map((c) => notAfter(c).getTime())) })
     } catch (error) {
       options.logger?.warn(
         {
@@ -83,7 +96,15 @@ export function attachMtls(
     }
   }
   const onUpdate = () => {
-    server.setSecureContext(mtlsSecureContextOptions(source))
+    try {
+      server.setSecureContext(mtlsSecureContextOptions(source))
+    } catch (error) {
+      // Keep serving with the previous credentials rather than fail the source.
+      options.logger?.warn(
+        { reason: error instanceof Error ? error.message : String(error) },
+        'cannot install rotated TLS credentials; keeping the previous ones',
+      )
+    }
   }
   // First in line, so the HTTP layer never reads from a refused socket.
   server.prependListener('secureConnection', onSecureConnection)

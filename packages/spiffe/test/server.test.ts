@@ -3,6 +3,7 @@ import * as x509 from '@peculiar/x509'
 import { installProblemHandlers } from '@zt/service-kit'
 import Fastify from 'fastify'
 import t from 'tap'
+import { Agent, request } from 'undici'
 import { createCertificateAuthority, type MintOptions, mintSvid } from '../src/dev-ca.js'
 import {
   authorizeId,
@@ -207,4 +208,26 @@ t.test('installSpiffe refuses an app without TLS', async (t) => {
       installSpiffe(plain as never, { source: serverSource, authorizer: authorizeId(ids.gateway) }),
     /https options/,
   )
+})
+
+t.test('a certificate that expires on a kept-alive connection stops being accepted', async (t) => {
+  const shortLived = await mintSvid(ca, { id: ids.gateway, notAfter: new Date(Date.now() + 1500) })
+  const agent = new Agent({
+    connections: 1,
+    connect: {
+      cert: shortLived.certificatesPem,
+      key: shortLived.keyPem,
+      ca: caPem,
+      checkServerIdentity: () => undefined,
+    },
+  })
+  t.teardown(() => agent.destroy())
+  const first = await request(`${server.url}/whoami`, { dispatcher: agent })
+  t.equal(first.statusCode, 200)
+  await first.body.text()
+  await new Promise((resolve) => setTimeout(resolve, 1700))
+  const late = await request(`${server.url}/whoami`, { dispatcher: agent })
+  t.equal(late.statusCode, 403, 'refused on the same connection once expired')
+  t.equal(late.headers.connection, 'close', 'and the connection is closed')
+  t.match(await late.body.json(), { detail: /no valid SPIFFE ID/ })
 })
