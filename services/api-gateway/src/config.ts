@@ -1,3 +1,4 @@
+import { isIP } from 'node:net'
 import { env, parseConfig } from '@zt/service-kit'
 import { z } from 'zod'
 
@@ -5,6 +6,16 @@ import { z } from 'zod'
 const trustDomain = z
   .string()
   .regex(/^[a-z0-9._-]+$/, 'must be a SPIFFE trust domain such as zt.local')
+
+/** An IPv4/IPv6 address or CIDR block: what proxy-addr (Fastify's trustProxy) accepts. */
+export function isAddressOrCidr(value: string): boolean {
+  const [address = '', prefix, ...rest] = value.split('/')
+  const version = isIP(address)
+  if (version === 0 || rest.length > 0) return false
+  if (prefix === undefined) return true
+  const bits = Number(prefix)
+  return /^\d{1,3}$/.test(prefix) && bits <= (version === 4 ? 32 : 128)
+}
 
 const schema = z
   .object({
@@ -26,7 +37,9 @@ const schema = z
       .optional(),
     // No default: a wrong base URL would silently hand out broken links.
     PUBLIC_BASE_URL: env.url(),
-    TRUSTED_PROXIES: env.list(),
+    TRUSTED_PROXIES: env
+      .list()
+      .refine((entries) => entries.every(isAddressOrCidr), 'must be IP addresses or CIDR blocks'),
     RATE_LIMIT_MAX: env.positiveInt(100),
     RATE_LIMIT_WINDOW_MS: env.positiveInt(60_000),
     UPSTREAM_TIMEOUT_MS: env.positiveInt(2000),

@@ -1,23 +1,26 @@
 import type { ReadinessCheck } from '@zt/service-kit'
-
-/** A SPIFFE X.509 source as readiness sees it: when the current SVID expires. */
-export interface SvidHolder {
-  readonly expiresAt: Date | undefined
-}
+import type { X509Source } from '@zt/spiffe'
 
 /**
- * Fails when no SVID is held or the one held expires within `minRemainingMs`:
- * rotation has stalled, and calls to url-service are about to fail, so the
- * pod should leave the load balancer before they do.
+ * Fails when no SVID is held, or when the one held has less than
+ * `minRemaining` of its lifetime left. SPIRE rotates at about half-life, so
+ * a quarter left means rotation has stalled and calls to url-service are
+ * about to fail: the pod should leave the load balancer before they do. A
+ * fraction, not a fixed time, because lifetimes range from a minute (the
+ * compose dev CA) to an hour (SPIRE's default).
  */
-export function svidReadiness(source: SvidHolder, minRemainingMs = 5 * 60_000): ReadinessCheck {
+export function svidReadiness(
+  source: Pick<X509Source, 'svid'>,
+  minRemaining = 0.25,
+): ReadinessCheck {
   return () => {
-    const expiresAt = source.expiresAt
-    if (expiresAt === undefined) throw new Error('no SVID yet')
-    const remaining = expiresAt.getTime() - Date.now()
-    if (remaining <= 0) throw new Error(`SVID expired at ${expiresAt.toISOString()}`)
-    if (remaining < minRemainingMs) {
-      throw new Error(`SVID expires at ${expiresAt.toISOString()}; rotation appears stalled`)
+    const svid = source.svid()
+    const notBefore = Date.parse(svid.leaf.validFrom)
+    const expiresAt = svid.expiresAt.getTime()
+    const left = expiresAt - Date.now()
+    if (left <= 0) throw new Error(`SVID expired at ${svid.expiresAt.toISOString()}`)
+    if (left < (expiresAt - notBefore) * minRemaining) {
+      throw new Error(`SVID expires at ${svid.expiresAt.toISOString()}; rotation appears stalled`)
     }
   }
 }

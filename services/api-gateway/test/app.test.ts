@@ -1,6 +1,6 @@
 import t from 'tap'
-import { FakeUrlService } from './fake-url-service.js'
-import { publicBaseUrl, testApp } from './helpers.js'
+import { publicBaseUrl, testApp } from './helpers/app.js'
+import { FakeUrlService } from './helpers/fake-url-service.js'
 
 const json = { 'content-type': 'application/json' }
 const problemType = /^application\/problem\+json/

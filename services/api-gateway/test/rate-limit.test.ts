@@ -1,5 +1,5 @@
 import t from 'tap'
-import { testApp } from './helpers.js'
+import { testApp } from './helpers/app.js'
 
 t.test('a burst over the limit gets 429 problems with Retry-After', async (t) => {
   const app = await testApp(t, { RATE_LIMIT_MAX: 5, RATE_LIMIT_WINDOW_MS: 60_000 })

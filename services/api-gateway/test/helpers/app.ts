@@ -1,7 +1,7 @@
 import { createRegistry } from '@zt/service-kit'
 import type { FastifyInstance } from 'fastify'
-import { type AppOptions, buildApp } from '../src/app.js'
-import type { UrlServiceClient } from '../src/url-service-client.js'
+import { type AppOptions, buildApp } from '../../src/app.js'
+import type { UrlServiceClient } from '../../src/url-service-client.js'
 import { FakeUrlService } from './fake-url-service.js'
 
 export const publicBaseUrl = 'https://sho.rt'

@@ -1,6 +1,6 @@
 import type { UrlRecord } from '@zt/contracts'
 import { HttpProblem } from '@zt/service-kit'
-import type { CallContext, UrlServiceClient } from '../src/url-service-client.js'
+import type { CallContext, UrlServiceClient } from '../../src/url-service-client.js'
 
 /** An in-memory UrlServiceClient for route tests; records what it was given. */
 export class FakeUrlService implements UrlServiceClient {

@@ -1,0 +1,80 @@
+import { buildOpsServer, createRegistry, type OpsServer, runService } from '@zt/service-kit'
+import { authorizeId, MtlsDispatcher, SpiffeId, type X509Source } from '@zt/spiffe'
+import type { FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import { buildApp, serviceName } from './app.js'
+import type { Config } from './config.js'
+import { svidReadiness } from './readiness.js'
+import { createHttpUrlServiceClient } from './url-service-client.js'
+
+export interface StartOptions {
+  /** This workload's SVID and trust bundle, kept current by the source. */
+  source: X509Source
+  logger: Logger
+  /** How long to wait for the first SVID (default 30 s); past it start-up fails. */
+  svidWaitMs?: number
+  /** Injected for tests; defaults to process.exit. */
+  exit?: (code: number) => void
+}
+
+export interface RunningGateway {
+  app: FastifyInstance
+  ops: OpsServer
+  /** Graceful stop: readiness fails, in-flight requests finish, mTLS pool and source close. */
+  stop: () => Promise<void>
+}
+
+async function waitForSvid(source: X509Source, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    await Promise.race([
+      source.ready(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no SVID within ${timeoutMs} ms`)), timeoutMs)
+      }),
+    ])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/**
+ * Serves the public API on PORT and ops on OPS_PORT, calling url-service
+ * over SPIFFE mTLS, until SIGTERM.
+ */
+export async function startGateway(config: Config, options: StartOptions): Promise<RunningGateway> {
+  const { source, logger } = options
+  await waitForSvid(source, options.svidWaitMs ?? 30_000)
+  const registry = createRegistry(serviceName)
+  // Calls go only to a server proving URL_SERVICE_ID, whatever DNS says.
+  const dispatcher = new MtlsDispatcher(source, {
+    authorizer: authorizeId(SpiffeId.parse(config.URL_SERVICE_ID)),
+    logger,
+  })
+  const urlService = createHttpUrlServiceClient({
+    baseUrl: config.URL_SERVICE_URL,
+    dispatcher,
+    timeoutMs: config.UPSTREAM_TIMEOUT_MS,
+    registry,
+  })
+  const app = await buildApp({ config, urlService, registry })
+  const ops = buildOpsServer({
+    service: serviceName,
+    logLevel: config.LOG_LEVEL,
+    registry,
+    checks: { 'url-service': () => urlService.ping(), svid: svidReadiness(source) },
+    checkTimeoutMs: config.UPSTREAM_TIMEOUT_MS + 500,
+  })
+  const stop = await runService({
+    listeners: [{ app, port: config.PORT, host: config.HOST }],
+    ops: { ...ops, port: config.OPS_PORT, host: config.HOST },
+    drainDelayMs: config.DRAIN_DELAY_MS,
+    shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+    onShutdown: async () => {
+      await dispatcher.close()
+      await source.close()
+    },
+    ...(options.exit ? { exit: options.exit } : {}),
+  })
+  return { app, ops, stop }
+}
