@@ -171,8 +171,10 @@ export class ZeroTrustEksStack extends Stack {
       release: 'zero-trust-eks',
       namespace: 'zero-trust-eks',
       createNamespace: true,
-      wait: true,
-      timeout: Duration.minutes(15),
+      // No --wait: url-service and worker turn ready only after the one-time
+      // database login bootstrap (docs/deploy.md), and a Helm timeout would
+      // roll back the whole stack.
+      wait: false,
       values: appChartValues({
         region: this.region,
         identityMode: config.identityMode,

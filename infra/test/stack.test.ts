@@ -344,6 +344,7 @@ t.test('the app chart is the local chart asset, its values wired from the stack'
   const app = only(s, 'Custom::AWSCDK-EKS-HelmChart', 'ClusterchartApp')
   t.ok(app.props.ChartAssetURL, 'chart shipped as an S3 asset (synth needs no network)')
   t.match(app.props, { Release: 'zero-trust-eks', Namespace: 'zero-trust-eks' })
+  t.notOk(app.props.Wait, 'no helm --wait: pods turn ready after the DB login bootstrap')
   const values = JSON.parse(render(app.props.Values))
   const db = only(s, 'AWS::RDS::DBInstance').id
   t.match(values, {
