@@ -1,16 +1,18 @@
 /**
- * network-policies/ is the chart's NetworkPolicies rendered with
- * values/example.yaml, one file per policy, for people who apply plain
- * manifests. `pnpm --filter @zt/charts network-policies` rewrites it; a test
- * proves the files and the chart never drift.
+ * network-policies/ is the chart's NetworkPolicies as plain manifests, one
+ * file per policy, for people who apply them without Helm: the example-values
+ * rendering at the top level, and the policies only some values switch on
+ * (Pod Identity, Prometheus) under optional/.
+ * `pnpm --filter @zt/charts network-policies` rewrites it; a test proves the
+ * files and the chart never drift.
  */
-import { readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { chartDir, exampleValues, helm, packageDir } from './helm.js'
+import { chartDir, exampleValues, helm, packageDir, valuesDir } from './helm.js'
 
 export const networkPoliciesDir = join(packageDir, '..', 'network-policies')
 
-/** File name of each policy (namespace/name); the seed's two come first, as in the article. */
+/** File of each policy (namespace/name); the seed's two come first, as in the article. */
 export const policyFiles: Readonly<Record<string, string>> = {
   'services/default-deny-all': '00-default-deny-all.yaml',
   'services/allow-frontend-to-api-gateway': '01-allow-frontend-to-api-gateway.yaml',
@@ -24,14 +26,24 @@ export const policyFiles: Readonly<Record<string, string>> = {
   'public/allow-frontend-to-api-gateway': '12-public-allow-frontend-to-api-gateway.yaml',
   'public/allow-dns-egress': '13-public-allow-dns-egress.yaml',
   'public/allow-frontend-test-to-frontend': '14-public-allow-frontend-test-to-frontend.yaml',
+  'services/allow-pod-identity-agent-egress': 'optional/20-allow-pod-identity-agent-egress.yaml',
+  'public/allow-prometheus-to-frontend': 'optional/30-public-allow-prometheus-to-frontend.yaml',
+  'services/allow-prometheus-to-api-gateway': 'optional/31-allow-prometheus-to-api-gateway.yaml',
+  'services/allow-prometheus-to-url-service': 'optional/32-allow-prometheus-to-url-service.yaml',
+  'services/allow-prometheus-to-worker': 'optional/33-allow-prometheus-to-worker.yaml',
 }
 
-/**
- * The text of each rendered NetworkPolicy document (with its comments), keyed
- * by file name, from `helm template` with the example values.
- */
-export function renderPolicyDocuments(): Map<string, string> {
-  const result = helm(['template', 'zt', chartDir, '-f', exampleValues])
+/** The values that switch every optional policy on (on top of the example values). */
+export const optionalPolicyValues = [
+  '-f',
+  join(valuesDir, 'pod-identity.yaml'),
+  '--set',
+  'network.prometheus.enabled=true',
+]
+
+/** Each rendered NetworkPolicy document (comments kept, helm's `# Source:` dropped), keyed by file. */
+export function renderPolicyDocuments(extraArgs: readonly string[] = []): Map<string, string> {
+  const result = helm(['template', 'zt', chartDir, '-f', exampleValues, ...extraArgs])
   if (result.status !== 0) throw new Error(`helm template failed: ${result.stderr}`)
   const documents = new Map<string, string>()
   for (const raw of result.stdout.split(/^---$/m)) {
@@ -45,17 +57,31 @@ export function renderPolicyDocuments(): Map<string, string> {
     const namespace = /^ {2}namespace: (\S+)/m.exec(text)?.[1]
     const file = policyFiles[`${namespace}/${name}`]
     if (!file)
-      throw new Error(`no file name for NetworkPolicy ${namespace}/${name}: add it to policyFiles`)
+      throw new Error(`no file for NetworkPolicy ${namespace}/${name}: add it to policyFiles`)
     documents.set(file, text)
+  }
+  return documents
+}
+
+/** What network-policies/ must hold: the example rendering plus the optional policies. */
+export function expectedPolicyDocuments(): Map<string, string> {
+  const documents = renderPolicyDocuments()
+  for (const [file, text] of renderPolicyDocuments(optionalPolicyValues)) {
+    if (file.startsWith('optional/')) documents.set(file, text)
+    else if (documents.get(file) !== text)
+      throw new Error(`${file} must not depend on the optional values`)
   }
   return documents
 }
 
 export function readPolicyFiles(): Map<string, string> {
   const files = new Map<string, string>()
-  for (const file of readdirSync(networkPoliciesDir).sort()) {
-    if (file.endsWith('.yaml'))
-      files.set(file, readFileSync(join(networkPoliciesDir, file), 'utf8'))
+  for (const dir of ['', 'optional/']) {
+    if (!existsSync(join(networkPoliciesDir, dir))) continue
+    for (const file of readdirSync(join(networkPoliciesDir, dir)).sort()) {
+      if (file.endsWith('.yaml'))
+        files.set(`${dir}${file}`, readFileSync(join(networkPoliciesDir, dir, file), 'utf8'))
+    }
   }
   return files
 }

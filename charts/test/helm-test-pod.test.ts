@@ -7,10 +7,10 @@ import { spawn } from 'node:child_process'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
-import { renderChart } from '../src/helm.js'
+import { type K8sObject, renderChart } from '../src/helm.js'
 
-const pod = renderChart().find((object) => object.kind === 'Pod')
-const container = (pod?.spec as { containers: { command: string[]; args: string[] }[] })
+const pod = renderChart().find((object) => object.kind === 'Pod') as K8sObject
+const container = (pod.spec as { containers: { command: string[]; args: string[] }[] })
   .containers[0]
 if (!container) throw new Error('no helm test Pod')
 

@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { parse } from 'yaml'
-import { packageDir, renderChart } from '../src/helm.js'
-import { policyFiles, readPolicyFiles, renderPolicyDocuments } from '../src/network-policies.js'
+import { type K8sObject, packageDir, renderChart } from '../src/helm.js'
+import { expectedPolicyDocuments, policyFiles, readPolicyFiles } from '../src/network-policies.js'
 
 const seedArticle = join(packageDir, '..', '..', 'shared', 'seed', '000_003bd1a13b7f51ee.txt')
 
@@ -56,6 +56,16 @@ t.test('the seed policies say exactly what the article says', async (t) => {
   })
 })
 
+const policiesByFile = (objects: K8sObject[]) =>
+  new Map(
+    objects
+      .filter((object) => object.kind === 'NetworkPolicy')
+      .map((object) => [
+        policyFiles[`${object.metadata.namespace}/${object.metadata.name}`],
+        object,
+      ]),
+  )
+
 t.test('network-policies/ holds exactly the chart rendering, one object per file', async (t) => {
   const files = readPolicyFiles()
   t.same(
@@ -63,23 +73,25 @@ t.test('network-policies/ holds exactly the chart rendering, one object per file
     Object.values(policyFiles).sort(),
     'one file per policy, no strays',
   )
-  const rendered = new Map(
-    renderChart()
-      .filter((object) => object.kind === 'NetworkPolicy')
-      .map((object) => [
-        policyFiles[`${object.metadata.namespace}/${object.metadata.name}`],
-        object,
-      ]),
+  const rendered = policiesByFile(renderChart())
+  const all = policiesByFile(
+    renderChart(['pod-identity.yaml'], ['network.prometheus.enabled=true']),
   )
-  t.equal(rendered.size, files.size)
+  t.equal(all.size, files.size, 'every policy any values can render has a file')
   for (const [file, text] of files) {
-    t.same(parse(text), rendered.get(file), file)
+    const expected = file.startsWith('optional/') ? all.get(file) : rendered.get(file)
+    t.same(parse(text), expected, file)
   }
+  t.same(
+    [...rendered.keys()].sort(),
+    [...files.keys()].filter((file) => !file.startsWith('optional/')).sort(),
+    'the top level is exactly the example-values rendering',
+  )
 })
 
 t.test('the plain files are the rendered documents, comments included', async (t) => {
   const files = readPolicyFiles()
-  for (const [file, text] of renderPolicyDocuments()) t.equal(files.get(file), text, file)
+  for (const [file, text] of expectedPolicyDocuments()) t.equal(files.get(file), text, file)
 })
 
 t.test(
