@@ -50,6 +50,19 @@ t.test('outbox writes', async (t) => {
     )
   })
 
+  t.test('a click commits asynchronously without changing the session', async (t) => {
+    await db.query('truncate event_outbox')
+    const client = await db.connect()
+    try {
+      await recordClick(client, { code: 'abc' })
+      const { rows } = await client.query('show synchronous_commit')
+      t.equal(rows[0]?.synchronous_commit, 'on', 'the setting ended with its statement')
+    } finally {
+      client.release()
+    }
+    t.equal(await count(db, 'event_outbox'), 1, 'and the row is committed')
+  })
+
   t.test('each click has its own event id', async (t) => {
     await db.query('truncate event_outbox')
     for (let i = 0; i < 5; i++) await recordClick(db, { code: 'abc' })
