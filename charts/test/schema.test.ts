@@ -2,6 +2,8 @@
  * values.schema.json and the template guards reject what would deploy a
  * broken or weaker system: helm exits 1 before rendering anything.
  */
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import t from 'tap'
 import { chartDir, exampleValues, helm } from '../src/helm.js'
 
@@ -71,3 +73,23 @@ t.test('template guards: no rule may silently open to everything', async (t) => 
   t.equal(imdsItself.status, 1)
   t.match(imdsItself.stderr, /must not be the instance metadata address/)
 })
+
+t.test(
+  'every object of values.schema.json is closed: no property is accepted unchecked',
+  async (t) => {
+    const schema: unknown = JSON.parse(readFileSync(join(chartDir, 'values.schema.json'), 'utf8'))
+    const open: string[] = []
+    const walk = (node: unknown, path: string): void => {
+      if (node === null || typeof node !== 'object') return
+      const record = node as Record<string, unknown>
+      if (record.type === 'object') {
+        const extra = record.additionalProperties
+        // Closed (false), or a map whose values have their own schema (labels, annotations).
+        if (extra !== false && (extra === undefined || extra === true)) open.push(path || '/')
+      }
+      for (const [key, value] of Object.entries(record)) walk(value, `${path}/${key}`)
+    }
+    walk(schema, '')
+    t.same(open, [])
+  },
+)
