@@ -171,7 +171,9 @@ export function checkDockerfile(text: string, options: DockerfileCheckOptions): 
       if (ins.keyword === 'WORKDIR') workdir = posix.resolve(workdir, ins.args)
       if (stage.name) workdirs.set(stage.name, workdir)
       if (ins.keyword !== 'RUN') continue
-      for (const command of ins.args.split(/&&|;/)) {
+      // RUN's own flags (--mount=..., --network=...) precede the command.
+      const commandLine = ins.args.replace(/^(?:--\S+\s+)*/, '')
+      for (const command of commandLine.split(/&&|;/)) {
         const words = command.trim().split(/\s+/)
         if (words[0] !== 'pnpm' || !words.includes('deploy')) continue
         if (!words.includes('--prod') && !words.includes('-P')) {

@@ -282,6 +282,20 @@ t.test('the Dockerfile check reports each broken rule', (t) => {
   t.ok(single.some((p) => /not multi-stage/.test(p)))
   t.ok(single.some((p) => /no USER: it would run as root/.test(p)))
 
+  const mounted = checkDockerfile(
+    [
+      `FROM a@sha256:${'a'.repeat(64)} AS build`,
+      'WORKDIR /repo',
+      'RUN --mount=type=cache,target=/s pnpm --filter @zt/x deploy --prod /out',
+      `FROM b@sha256:${'b'.repeat(64)}`,
+      'ENV NODE_ENV=production',
+      'COPY --from=build /out/ /app/',
+      'USER 1:1',
+    ].join('\n'),
+    { contextDir: root, dockerignore, packageName: '@zt/x' },
+  )
+  t.same(mounted, [], 'RUN flags do not hide the deploy command')
+
   const rootUser = dockerfile('url-service').replace('USER 65532:65532', 'USER 0:0')
   t.same(
     checkDockerfile(rootUser, { contextDir: root, dockerignore, packageName: '@zt/url-service' }),
