@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
+import { LogController } from 'fastify'
 import { type LoggerOptions, stdTimeFunctions } from 'pino'
 
 /**
@@ -41,12 +42,22 @@ export function requestId(req: IncomingMessage): string {
   return typeof header === 'string' && requestIdPattern.test(header) ? header : randomUUID()
 }
 
-/** Fastify options that give every service the same logger and request ids. */
-export function fastifyBaseOptions(service: string, level: string) {
+/**
+ * Fastify options that give every service the same logger and request ids.
+ * `requestLogging: false` suits listeners polled every few seconds (ops).
+ */
+export function fastifyBaseOptions(
+  service: string,
+  level: string,
+  { requestLogging = true }: { requestLogging?: boolean } = {},
+) {
   return {
     logger: loggerOptions(service, level),
     genReqId: requestId,
-    requestIdLogLabel: 'requestId',
+    logController: new LogController({
+      requestIdLogLabel: 'requestId',
+      disableRequestLogging: !requestLogging,
+    }),
     // Close idle keep-alive sockets on close() so shutdown is not held open.
     forceCloseConnections: 'idle' as const,
   }

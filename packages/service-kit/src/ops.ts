@@ -45,10 +45,9 @@ async function runCheck(check: ReadinessCheck, timeoutMs: number): Promise<strin
 export function buildOpsServer(options: OpsOptions): OpsServer {
   const timeoutMs = options.checkTimeoutMs ?? 1000
   let draining = false
-  const app = Fastify({
-    ...fastifyBaseOptions(options.service, options.logLevel),
-    disableRequestLogging: true,
-  })
+  const app = Fastify(
+    fastifyBaseOptions(options.service, options.logLevel, { requestLogging: false }),
+  )
   installProblemHandlers(app)
 
   app.get('/healthz', async () => ({ status: 'ok' }))

@@ -23,14 +23,22 @@ t.test(
   async (t) => {
     const app = Fastify({ logger: false, forceCloseConnections: 'idle' })
     let release: () => void = () => undefined
+    let arrived: () => void = () => undefined
+    const requestArrived = new Promise<void>((resolve) => {
+      arrived = resolve
+    })
     app.get(
       '/slow',
       () =>
         new Promise((resolve) => {
           release = () => resolve({ done: true })
+          arrived()
         }),
     )
     const order: string[] = []
+    app.addHook('onResponse', async () => {
+      order.push('response sent')
+    })
     const codes: number[] = []
     const stop = await runService({
       listeners: [{ app, port: 0, host: '127.0.0.1' }],
@@ -44,11 +52,8 @@ t.test(
     })
     const address = app.server.address()
     const port = typeof address === 'object' && address ? address.port : 0
-    const inflight = request(`http://127.0.0.1:${port}/slow`).then(async (res) => {
-      order.push('response sent')
-      return res.body.json()
-    })
-    await new Promise((r) => setTimeout(r, 50))
+    const inflight = request(`http://127.0.0.1:${port}/slow`).then((res) => res.body.json())
+    await requestArrived
     const stopping = stop()
     await new Promise((r) => setTimeout(r, 50))
     t.same(order, [], 'resources stay open while a request is in flight')
