@@ -120,6 +120,22 @@ t.test('compose commands run entry points that exist', (t) => {
   t.end()
 })
 
+t.test('the dev CA writes every SVID volume a workload reads', (t) => {
+  const config = resolvedCompose() as unknown as {
+    services: Record<string, { environment?: Record<string, string>; volumes?: string[] }>
+  }
+  const caMounts = config.services['dev-ca']?.volumes ?? []
+  const readers = Object.entries(config.services).filter(([, s]) => s.environment?.SPIFFE_SVID_DIR)
+  t.same(readers.map(([name]) => name).sort(), ['api-gateway', 'url-service'])
+  for (const [name, service] of readers) {
+    const dir = service.environment?.SPIFFE_SVID_DIR ?? ''
+    const mount = (service.volumes ?? []).find((v) => v.split(':')[1] === dir) ?? ''
+    const [volume] = mount.split(':')
+    t.ok(caMounts.includes(`${volume}:${dir}:rw`), `dev-ca writes ${volume} at ${dir} for ${name}`)
+  }
+  t.end()
+})
+
 t.test('LocalStack creates exactly what the services are pointed at', (t) => {
   const config = resolvedCompose() as unknown as {
     services: Record<string, { environment?: Record<string, string>; volumes?: string[] }>
