@@ -8,6 +8,7 @@ import {
   Sleeper,
 } from './backoff.js'
 import type { Db } from './outbox.js'
+import { createSqsClient } from './sqs.js'
 
 /** SendMessageBatch takes at most ten entries. */
 export const maxBatchSize = 10
@@ -166,6 +167,36 @@ export function startOutboxRelay(options: RelayOptions): OutboxRelay {
       stopping = true
       sleeper.wake()
       await running
+    },
+  }
+}
+
+/**
+ * The relay as url-service runs it: its own SQS client (which can only be
+ * asked to send), closed again on stop().
+ */
+export function startEventRelay(options: {
+  db: Db
+  queueUrl: string
+  region?: string | undefined
+  log: EventLog
+  registry?: Registry
+}): OutboxRelay {
+  const sqs = createSqsClient({
+    ...(options.region ? { region: options.region } : {}),
+    requestTimeoutMs: 5000,
+  })
+  const relay = startOutboxRelay({
+    db: options.db,
+    sqs,
+    queueUrl: options.queueUrl,
+    log: options.log,
+    ...(options.registry ? { registry: options.registry } : {}),
+  })
+  return {
+    async stop() {
+      await relay.stop()
+      sqs.destroy()
     },
   }
 }
