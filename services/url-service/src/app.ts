@@ -1,11 +1,13 @@
-import type { ServerOptions } from 'node:https'
+import type { Server as HttpsServer, ServerOptions } from 'node:https'
 import { generatedCodeLength } from '@zt/contracts'
 import { fastifyBaseOptions, installHttpMetrics, installProblemHandlers } from '@zt/service-kit'
+import { authorizeMemberOf, createMtlsServerOptions, installSpiffe } from '@zt/spiffe'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { validatorCompiler } from 'fastify-type-provider-zod'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import type { Database } from './db/database.js'
+import { callersFor, type MtlsDeps } from './mtls.js'
 import { urlRoutes } from './routes/urls.js'
 import { UrlStore } from './store.js'
 import { ignoreVisits, type VisitRecorder } from './visits.js'
@@ -19,7 +21,13 @@ export interface AppDeps {
   registry?: Registry
   /** Where resolved visits go; the events pipeline plugs in here. */
   visits?: VisitRecorder
-  /** TLS (and mTLS) options for the main listener; plain HTTP when absent. */
+  /**
+   * SPIFFE mutual TLS for the main listener, as startService always sets it:
+   * only callers with a valid SVID of our trust domain connect, and each
+   * route admits only the callers it declares. Absent in `inject` tests.
+   */
+  mtls?: MtlsDeps
+  /** Raw TLS options without SPIFFE checks; for other packages' tests that attach their own. Prefer `mtls`. */
   https?: ServerOptions
 }
 
@@ -35,14 +43,29 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const app = Fastify({
     ...base,
     loggerInstance: logger,
-    ...(deps.https ? { https: deps.https } : {}),
+    ...(deps.mtls
+      ? { https: createMtlsServerOptions(deps.mtls.source) }
+      : deps.https
+        ? { https: deps.https }
+        : {}),
   })
   app.setValidatorCompiler(validatorCompiler)
   installProblemHandlers(app)
   if (deps.registry) installHttpMetrics(app, deps.registry)
+  const callers = callersFor(deps.mtls?.authorizedCallers ?? [])
+  if (deps.mtls) {
+    // Before any route, so none is ever served without the check. The cast
+    // only restates what `https` above made true at run time.
+    installSpiffe(app as unknown as FastifyInstance<HttpsServer>, {
+      source: deps.mtls.source,
+      authorizer: callers.gateway,
+      connectionAuthorizer: authorizeMemberOf(deps.mtls.trustDomain),
+    })
+  }
   app.register(urlRoutes, {
     store: new UrlStore(deps.db, generatedCodeLength),
     visits: deps.visits ?? ignoreVisits,
+    callers,
   })
   return app
 }

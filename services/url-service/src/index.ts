@@ -1,5 +1,5 @@
 export { type AppDeps, buildApp, serviceName } from './app.js'
-export { type Config, loadConfig } from './config.js'
+export { type Config, loadConfig, loadServerConfig, type ServerConfig } from './config.js'
 export {
   type CredentialSource,
   type DbCredentials,
@@ -16,5 +16,6 @@ export {
   openDatabase,
 } from './db/database.js'
 export { migrationsDir, runMigrations } from './db/migrations.js'
+export { type Callers, type MtlsDeps, svidReadiness } from './mtls.js'
 export { type RunningService, type StartOptions, startService } from './service.js'
 export { ignoreVisits, type Visit, type VisitRecorder } from './visits.js'

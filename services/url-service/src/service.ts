@@ -1,9 +1,17 @@
-import type { ServerOptions } from 'node:https'
-import { buildOpsServer, createRegistry, loggerOptions, runService } from '@zt/service-kit'
+import {
+  buildOpsServer,
+  createRegistry,
+  loggerOptions,
+  type OpsServer,
+  runService,
+} from '@zt/service-kit'
+import { createX509Source, type X509Source } from '@zt/spiffe'
+import type { FastifyInstance } from 'fastify'
 import pino, { type Logger } from 'pino'
 import { buildApp, serviceName } from './app.js'
-import type { Config } from './config.js'
+import type { ServerConfig } from './config.js'
 import { type Database, openDatabase } from './db/database.js'
+import { svidReadiness, waitForSvid } from './mtls.js'
 import type { VisitRecorder } from './visits.js'
 
 export interface StartOptions {
@@ -11,35 +19,73 @@ export interface StartOptions {
   /** Replaces the Secrets Manager call (tests). */
   fetchSecret?: (secretId: string) => Promise<string>
   visits?: VisitRecorder
-  https?: ServerOptions
+  /** How long to wait for the first SVID (default 30 s); past it start-up fails. */
+  svidWaitMs?: number
   /** Injected for tests; defaults to process.exit. */
   exit?: (code: number) => void
 }
 
 export interface RunningService {
+  /** The mTLS main listener. */
+  app: FastifyInstance
+  ops: OpsServer
   db: Database
-  /** Graceful stop: readiness fails, in-flight requests finish, the pool closes. */
+  source: X509Source
+  /** Graceful stop: readiness fails, in-flight requests finish, the pool and the SVID source close. */
   stop: () => Promise<void>
 }
 
-/** Opens the database, then serves the API on PORT and ops on OPS_PORT until SIGTERM. */
+/**
+ * Waits for this workload's SVID, opens the database, then serves the API
+ * over SPIFFE mutual TLS on PORT and ops over plain HTTP on OPS_PORT until
+ * SIGTERM. There is no plain-HTTP mode for the API.
+ */
 export async function startService(
-  config: Config,
+  config: ServerConfig,
   options: StartOptions = {},
 ): Promise<RunningService> {
   const logger = options.logger ?? pino(loggerOptions(serviceName, config.LOG_LEVEL))
   const registry = createRegistry(serviceName)
-  const db = await openDatabase(config, {
-    logger,
-    registry,
-    ...(options.fetchSecret ? { fetchSecret: options.fetchSecret } : {}),
-  })
+  const source = createX509Source(
+    {
+      SPIFFE_ENDPOINT_SOCKET: config.SPIFFE_ENDPOINT_SOCKET,
+      SPIFFE_SVID_DIR: config.SPIFFE_SVID_DIR,
+    },
+    { logger },
+  )
+  let db: Database
+  try {
+    await waitForSvid(
+      source,
+      config.SPIFFE_ENDPOINT_SOCKET ?? `SPIFFE_SVID_DIR ${config.SPIFFE_SVID_DIR}`,
+      options.svidWaitMs ?? 30_000,
+    )
+    const { id } = source.svid()
+    if (!id.memberOf(config.TRUST_DOMAIN)) {
+      throw new Error(
+        `this workload's SPIFFE ID ${id} is not in TRUST_DOMAIN ${config.TRUST_DOMAIN}`,
+      )
+    }
+    logger.info({ spiffeId: id.toString(), expiresAt: source.expiresAt }, 'SVID ready')
+    db = await openDatabase(config, {
+      logger,
+      registry,
+      ...(options.fetchSecret ? { fetchSecret: options.fetchSecret } : {}),
+    })
+  } catch (error) {
+    await source.close()
+    throw error
+  }
   const app = buildApp({
     db,
     logger,
     registry,
     ...(options.visits ? { visits: options.visits } : {}),
-    ...(options.https ? { https: options.https } : {}),
+    mtls: {
+      source,
+      trustDomain: config.TRUST_DOMAIN,
+      authorizedCallers: config.AUTHORIZED_CALLERS,
+    },
   })
   const ops = buildOpsServer({
     service: serviceName,
@@ -49,6 +95,7 @@ export async function startService(
       database: async () => {
         await db.query('SELECT 1')
       },
+      svid: svidReadiness(source),
     },
   })
   const stop = await runService({
@@ -56,8 +103,12 @@ export async function startService(
     ops: { ...ops, port: config.OPS_PORT, host: config.HOST },
     drainDelayMs: config.DRAIN_DELAY_MS,
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
-    onShutdown: () => db.close(),
+    // After the listeners closed: in-flight requests still needed both.
+    onShutdown: async () => {
+      await db.close()
+      await source.close()
+    },
     ...(options.exit ? { exit: options.exit } : {}),
   })
-  return { db, stop }
+  return { app, ops, db, source, stop }
 }

@@ -11,12 +11,15 @@ import {
 import { HttpProblem } from '@zt/service-kit'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { decodeCursor } from '../cursor.js'
+import type { Callers } from '../mtls.js'
 import type { UrlStore } from '../store.js'
 import type { VisitRecorder } from '../visits.js'
 
 export interface UrlRoutesOptions {
   store: UrlStore
   visits: VisitRecorder
+  /** Who may call each route (`config.spiffe`), enforced when the app serves mTLS. */
+  callers: Callers
 }
 
 const notFound = (code: string) => new HttpProblem(404, `no short URL with code "${code}"`)
@@ -24,11 +27,11 @@ const notFound = (code: string) => new HttpProblem(404, `no short URL with code 
 /** The internal API the api-gateway calls; bodies and params validated by @zt/contracts. */
 export const urlRoutes: FastifyPluginAsyncZod<UrlRoutesOptions> = async (
   app,
-  { store, visits },
+  { store, visits, callers },
 ) => {
   app.post(
     internalRoutes.urls,
-    { schema: { body: CreateUrlRequest } },
+    { config: { spiffe: callers.gateway }, schema: { body: CreateUrlRequest } },
     async (request, reply): Promise<UrlRecord> => {
       const record = await store.create(request.body)
       reply.code(201)
@@ -38,7 +41,7 @@ export const urlRoutes: FastifyPluginAsyncZod<UrlRoutesOptions> = async (
 
   app.get(
     internalRoutes.urls,
-    { schema: { querystring: ListQuery } },
+    { config: { spiffe: callers.gateway }, schema: { querystring: ListQuery } },
     async (request): Promise<UrlPage> => {
       const { limit, cursor } = request.query
       const after = cursor === undefined ? undefined : decodeCursor(cursor)
@@ -50,7 +53,7 @@ export const urlRoutes: FastifyPluginAsyncZod<UrlRoutesOptions> = async (
 
   app.get(
     internalRoutes.url,
-    { schema: { params: CodeParams } },
+    { config: { spiffe: callers.gateway }, schema: { params: CodeParams } },
     async (request): Promise<UrlRecord> => {
       const record = await store.get(request.params.code)
       if (!record) throw notFound(request.params.code)
@@ -60,7 +63,7 @@ export const urlRoutes: FastifyPluginAsyncZod<UrlRoutesOptions> = async (
 
   app.post(
     internalRoutes.resolve,
-    { schema: { params: CodeParams, body: ResolveRequest } },
+    { config: { spiffe: callers.gateway }, schema: { params: CodeParams, body: ResolveRequest } },
     async (request): Promise<ResolveResponse> => {
       const { code } = request.params
       const result = await store.resolve(code)
