@@ -1,0 +1,83 @@
+import { STATUS_CODES } from 'node:http'
+import helmet from '@fastify/helmet'
+import fastifyStatic from '@fastify/static'
+import {
+  fastifyBaseOptions,
+  installHttpMetrics,
+  installProblemHandlers,
+  sendProblem,
+} from '@zt/service-kit'
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { Registry } from 'prom-client'
+import type { Config } from './config.js'
+import { gatewayProxy } from './proxy.js'
+
+export const serviceName = 'frontend'
+
+/** The UI sends a URL and two short fields; the gateway enforces the same bound. */
+export const bodyLimit = 8 * 1024
+
+export interface AppOptions {
+  config: Pick<Config, 'LOG_LEVEL' | 'API_GATEWAY_URL' | 'TRUSTED_PROXIES'>
+  /** Directory holding the built UI (see prepareAssets). */
+  assetsRoot: string
+  registry: Registry
+  /** Longest wait for the gateway; it bounds its own upstream calls well below this. */
+  gatewayTimeoutMs?: number
+}
+
+/**
+ * Everything loads from this origin: no inline script or style, no third
+ * party, no framing, no plugins. A markup injection has nothing to run.
+ */
+export const contentSecurityPolicy = {
+  defaultSrc: ["'self'"],
+  scriptSrc: ["'self'"],
+  styleSrc: ["'self'"],
+  imgSrc: ["'self'"],
+  connectSrc: ["'self'"],
+  fontSrc: ["'self'"],
+  objectSrc: ["'none'"],
+  baseUri: ["'none'"],
+  formAction: ["'self'"],
+  frameAncestors: ["'none'"],
+}
+
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const { config } = options
+  const app = Fastify({
+    ...fastifyBaseOptions(serviceName, config.LOG_LEVEL),
+    bodyLimit,
+    trustProxy: config.TRUSTED_PROXIES.length > 0 ? config.TRUSTED_PROXIES : false,
+    // A malformed path or an over-long parameter is answered before routing,
+    // outside the error handler; it still gets a problem document.
+    frameworkErrors: (error, _request, reply) => {
+      const status = error.statusCode ?? 400
+      sendProblem(reply, {
+        type: 'about:blank',
+        title: STATUS_CODES[status] ?? 'Bad Request',
+        status,
+        detail: error.message,
+      })
+    },
+  })
+  installProblemHandlers(app)
+  installHttpMetrics(app, options.registry)
+
+  await app.register(helmet, {
+    contentSecurityPolicy: { useDefaults: false, directives: contentSecurityPolicy },
+    // The same rule as frame-ancestors 'none', for browsers without CSP 2.
+    frameguard: { action: 'deny' },
+  })
+  await app.register(fastifyStatic, {
+    root: options.assetsRoot,
+    // Routes for the files that exist, nothing for anything else.
+    wildcard: false,
+    index: ['index.html'],
+  })
+  await app.register(gatewayProxy, {
+    gatewayUrl: config.API_GATEWAY_URL,
+    timeoutMs: options.gatewayTimeoutMs ?? 10_000,
+  })
+  return app
+}

@@ -1,0 +1,111 @@
+import { HttpProblem } from '@zt/service-kit'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import { request } from 'undici'
+
+export interface GatewayProxyOptions {
+  /** Origin of the api-gateway, e.g. http://api-gateway.services.svc.cluster.local:8000. */
+  gatewayUrl: string
+  timeoutMs: number
+}
+
+/** Paths the gateway serves to the public; nothing else is relayed. */
+const relayed = /^\/(api|r)\//
+
+// Only what the gateway needs travels on. Cookies, authorization and any
+// client-made X-Forwarded-* or Forwarded header stay behind.
+const forwardedRequestHeaders = [
+  'accept',
+  'content-type',
+  'user-agent',
+  'referer',
+  'traceparent',
+  'tracestate',
+] as const
+
+// Hop-by-hop headers (RFC 9110 section 7.6.1) describe one connection only.
+const hopByHop = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+])
+
+/**
+ * Relays /api/* and /r/* to the api-gateway, so browsers never reach it
+ * directly: the NetworkPolicy admits only frontend pods to the gateway.
+ * Bodies travel as raw bytes; validating them is the gateway's job.
+ */
+export const gatewayProxy: FastifyPluginAsync<GatewayProxyOptions> = async (app, options) => {
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body))
+
+  const unavailable = () =>
+    new HttpProblem(503, 'The service is unavailable. Try again shortly.', {
+      headers: { 'retry-after': '1' },
+    })
+
+  async function relay(incoming: FastifyRequest, reply: FastifyReply) {
+    // Build the target from the path alone: an absolute-form request line
+    // (GET http://elsewhere/...) or a dot segment must not move the request
+    // off the gateway or outside its public paths.
+    const { pathname, search } = new URL(incoming.url, 'http://frontend.invalid')
+    if (!relayed.test(pathname))
+      throw new HttpProblem(404, `no route for ${incoming.method} ${pathname}`)
+    const target = new URL(options.gatewayUrl)
+    target.pathname = pathname
+    target.search = search
+
+    const headers: Record<string, string> = {
+      'x-request-id': incoming.id,
+      // The one address the gateway keys its rate limit on: the browser as
+      // this service determined it, replacing whatever the client claimed.
+      'x-forwarded-for': incoming.ip,
+    }
+    for (const name of forwardedRequestHeaders) {
+      const value = incoming.headers[name]
+      if (typeof value === 'string') headers[name] = value
+    }
+
+    let upstream: Awaited<ReturnType<typeof request>>
+    try {
+      upstream = await request(target, {
+        method: incoming.method as 'GET' | 'POST',
+        headers,
+        body: Buffer.isBuffer(incoming.body) ? incoming.body : undefined,
+        signal: AbortSignal.timeout(options.timeoutMs),
+      })
+    } catch (error) {
+      incoming.log.warn({ err: error }, 'api-gateway unreachable')
+      throw unavailable()
+    }
+    reply.code(upstream.statusCode)
+    for (const [name, value] of Object.entries(upstream.headers)) {
+      if (value !== undefined && !hopByHop.has(name)) reply.header(name, value)
+    }
+    return reply.send(upstream.body)
+  }
+
+  app.route({ method: ['GET', 'POST'], url: '/api/*', handler: relay })
+  // HEAD would reach the gateway as a visit-less probe it does not serve.
+  app.route({ method: 'GET', url: '/r/*', handler: relay, exposeHeadRoute: false })
+}
+
+/** Readiness: the gateway answers HTTP at all (its own readiness covers the rest). */
+export function gatewayReadiness(gatewayUrl: string, timeoutMs: number): () => Promise<void> {
+  const probe = new URL('/api/openapi.json', gatewayUrl)
+  return async () => {
+    let status: number
+    try {
+      const response = await request(probe, { signal: AbortSignal.timeout(timeoutMs) })
+      status = response.statusCode
+      await response.body.dump()
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      throw new Error(`api-gateway unreachable${code ? `: ${code}` : ''}`)
+    }
+    if (status >= 500) throw new Error(`api-gateway answered ${status}`)
+  }
+}

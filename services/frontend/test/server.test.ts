@@ -1,0 +1,57 @@
+import { freePort } from '@zt/devkit'
+import t from 'tap'
+import { recordingServer } from './helpers/app.js'
+import { startServer, stopServer, waitForOk } from './helpers/process.js'
+
+t.test(
+  'server.ts serves the UI, relays the API, follows the gateway and stops cleanly',
+  async (t) => {
+    let gatewayUp = true
+    const gateway = await recordingServer(t, (_req, res) => {
+      res.writeHead(gatewayUp ? 200 : 503, { 'content-type': 'application/json' })
+      res.end('{"items":[],"nextCursor":null}')
+    })
+    const [port, opsPort] = [await freePort(), await freePort()]
+    const { child, output } = startServer(t, {
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      OPS_PORT: String(opsPort),
+      API_GATEWAY_URL: gateway.url,
+      LOG_LEVEL: 'warn',
+    })
+    await waitForOk(`http://127.0.0.1:${opsPort}/readyz`)
+    const page = await fetch(`http://127.0.0.1:${port}/`)
+    t.equal(page.status, 200)
+    t.match(await page.text(), /<script type="module" src="\/app.js"><\/script>/)
+    t.equal(
+      (await fetch(`http://127.0.0.1:${port}/app.js`)).status,
+      200,
+      'bundle built at start-up',
+    )
+    const api = await fetch(`http://127.0.0.1:${port}/api/urls?limit=5`)
+    t.equal(api.status, 200)
+    t.equal(gateway.seen.at(-1)?.url, '/api/urls?limit=5')
+
+    gatewayUp = false
+    const notReady = await fetch(`http://127.0.0.1:${opsPort}/readyz`)
+    t.equal(notReady.status, 503, 'a failing gateway makes the frontend unready')
+    t.match(await notReady.text(), /api-gateway answered 503/)
+    t.equal((await fetch(`http://127.0.0.1:${opsPort}/healthz`)).status, 200)
+    const metrics = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text()
+    t.match(
+      metrics,
+      /http_server_request_duration_seconds_count\{service="frontend",method="GET",route="\/api\/\*"/,
+    )
+
+    t.equal(await stopServer(child), 0, 'SIGTERM ends it with 0')
+    t.notMatch(output(), /"level":"(error|fatal)"/)
+  },
+)
+
+t.test('a bad environment stops start-up with the variable named', async (t) => {
+  const { child, output } = startServer(t, { API_GATEWAY_URL: 'ftp://nope', PORT: 'x' })
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+  t.equal(code, 1)
+  t.match(output(), /"level":"fatal".*API_GATEWAY_URL/)
+  t.match(output(), /PORT/)
+})
