@@ -5,6 +5,7 @@ import * as rds from 'aws-cdk-lib/aws-rds'
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager'
 import * as sqs from 'aws-cdk-lib/aws-sqs'
 import { Construct } from 'constructs'
+import { AppLogin } from './db-login.js'
 import { subnetGroups } from './network.js'
 
 export const databaseName = 'urls'
@@ -25,6 +26,8 @@ export class Data extends Construct {
   readonly database: rds.DatabaseInstance
   /** Rotation-template secret {engine,host,username,password,dbname,port} of the app login. */
   readonly appSecret: secretsmanager.ISecret
+  /** Creates the app login in the database during deploy. */
+  readonly appLogin: AppLogin
   readonly queue: sqs.Queue
   readonly deadLetterQueue: sqs.Queue
 
@@ -69,9 +72,17 @@ export class Data extends Construct {
     })
     // attach() fills in engine, host and port from the instance.
     this.appSecret = appSecret.attach(this.database)
-    // Alternating users: one login stays valid while the other rotates. Not
-    // at deploy time: the login exists only after the one-time bootstrap
-    // (docs/deploy.md).
+    this.appLogin = new AppLogin(this, 'AppLogin', {
+      vpc: props.vpc,
+      database: this.database,
+      masterSecret: this.database.secret as secretsmanager.ISecret,
+      appSecret: this.appSecret,
+      key: props.key,
+      username: appUsername,
+    })
+    // Alternating users: one login stays valid while the other rotates. The
+    // first rotation waits for the schedule: the login is created above, and
+    // a rotation racing the bootstrap would fail.
     this.database.addRotationMultiUser('AppUserRotation', {
       secret: this.appSecret,
       automaticallyAfter: rotationInterval,

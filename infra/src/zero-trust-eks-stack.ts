@@ -171,9 +171,9 @@ export class ZeroTrustEksStack extends Stack {
       release: 'zero-trust-eks',
       namespace: 'zero-trust-eks',
       createNamespace: true,
-      // No --wait: url-service and worker turn ready only after the one-time
-      // database login bootstrap (docs/deploy.md), and a Helm timeout would
-      // roll back the whole stack.
+      // No --wait: a slow image pull or a bad digest would otherwise time
+      // out Helm and roll back the whole stack (cluster and database too);
+      // rollout is checked with kubectl (docs/deploy.md).
       wait: false,
       values: appChartValues({
         region: this.region,
@@ -201,7 +201,7 @@ export class ZeroTrustEksStack extends Stack {
     })
     // Policies must be enforced, identities issuable and credentials
     // obtainable before the first app pod starts.
-    appChart.node.addDependency(spireChart, vpcCni, ...Object.values(roles))
+    appChart.node.addDependency(spireChart, vpcCni, data.appLogin.resource, ...Object.values(roles))
     if (podIdentityAgent) appChart.node.addDependency(podIdentityAgent)
 
     const out = (id: string, value: string, description: string) =>

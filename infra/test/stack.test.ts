@@ -393,3 +393,63 @@ t.test('outputs a user needs', async (t) => {
     `aws eks update-kubeconfig --region eu-west-1 --name {{${cluster.id}}}`,
   )
 })
+
+t.test(
+  'the app login is created during deploy by a function that alone reads the master secret',
+  async (t) => {
+    const login = only(s, 'Custom::AppDatabaseLogin')
+    const masterId = only(
+      s,
+      'AWS::SecretsManager::SecretTargetAttachment',
+      'DataPostgresSecretAttachment',
+    ).id
+    t.match(login.props, {
+      MasterSecretArn: ref(masterId),
+      AppSecretArn: ref(appSecretId),
+      AppUsername: 'zt_app',
+    })
+    const fn = only(s, 'AWS::Lambda::Function', 'DataAppLoginFunction')
+    t.same(
+      (fn.props.VpcConfig as Json).SubnetIds,
+      idsOf(s, 'AWS::EC2::Subnet', 'NetworkVpcnodes').map(ref),
+      'runs inside the VPC',
+    )
+    const fnRole = (fn.props.Role as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0] as string
+    const policy = idsOf(s, 'AWS::IAM::Policy').find((id) =>
+      JSON.stringify(propsOf(s, id).Roles).includes(`"${fnRole}"`),
+    ) as string
+    t.same((propsOf(s, policy).PolicyDocument as Json).Statement, [
+      {
+        Action: 'secretsmanager:GetSecretValue',
+        Effect: 'Allow',
+        Resource: [ref(masterId), ref(appSecretId)],
+      },
+      {
+        Action: 'kms:Decrypt',
+        Effect: 'Allow',
+        Resource: getAtt(dataKey.id),
+        Condition: { StringEquals: { 'kms:ViaService': 'secretsmanager.eu-west-1.amazonaws.com' } },
+      },
+    ])
+    const readers = Object.keys(s.resources).filter((id) => {
+      const type = s.resources[id]?.Type
+      return (
+        (type === 'AWS::IAM::Policy' || type === 'AWS::IAM::Role') &&
+        JSON.stringify(propsOf(s, id)).includes(`"Ref":"${masterId}"`)
+      )
+    })
+    t.same(readers, [policy], 'no app role can read the master secret')
+    const ingress = idsOf(s, 'AWS::EC2::SecurityGroupIngress').map((id) => propsOf(s, id))
+    t.ok(
+      ingress.some((rule) =>
+        JSON.stringify(rule.SourceSecurityGroupId).includes('DataAppLoginFunctionSecurityGroup'),
+      ),
+      'the database admits the function',
+    )
+    const app = only(s, 'Custom::AWSCDK-EKS-HelmChart', 'ClusterchartApp')
+    t.ok(
+      s.resources[app.id]?.DependsOn?.includes(login.id),
+      'the app is installed after the login exists',
+    )
+  },
+)
