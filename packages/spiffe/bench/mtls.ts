@@ -18,13 +18,15 @@ import { authorizeId, DirectorySource, MtlsDispatcher } from '../src/index.js'
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'),
   options: {
-    seconds: { type: 'string', default: '5' },
+    seconds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '16' },
     rate: { type: 'string', default: '500' },
     only: { type: 'string' },
   },
 })
 const seconds = Number(values.seconds)
+const rounds = Number(values.rounds)
 const concurrency = Number(values.concurrency)
 const rate = Number(values.rate)
 
@@ -152,9 +154,12 @@ const child = fork(new URL('./server.ts', import.meta.url), {
     BENCH_CALLER_ID: String(workloadId(domain.trustDomain, 'api-gateway')),
   },
 })
-const ports = await new Promise<{ plainPort: number; mtlsPort: number }>((resolve) =>
-  child.once('message', (message) => resolve(message as { plainPort: number; mtlsPort: number })),
+type Ports = { plainPort: number; mtlsPort: number; h2Port: number; aes128Port: number }
+const ports = await new Promise<Ports>((resolve) =>
+  child.once('message', (message) => resolve(message as Ports)),
 )
+const h2Url = `https://127.0.0.1:${ports.h2Port}/`
+const aes128Url = `https://127.0.0.1:${ports.aes128Port}/`
 const plainUrl = `http://127.0.0.1:${ports.plainPort}/`
 const mtlsUrl = `https://127.0.0.1:${ports.mtlsPort}/`
 const urlServiceId = workloadId(domain.trustDomain, 'url-service')
@@ -173,11 +178,29 @@ const scenarios: [string, string, () => Dispatcher, 'closed' | 'rate'][] = [
     'closed',
   ],
   [`mTLS, saturated c=${concurrency}`, mtlsUrl, () => mtls({ connections: concurrency }), 'closed'],
+  [
+    `mTLS AES-128-GCM, saturated c=${concurrency}`,
+    aes128Url,
+    () => mtls({ connections: concurrency }),
+    'closed',
+  ],
   [`mTLS, saturated, 4 connections`, mtlsUrl, () => mtls({ connections: 4 }), 'closed'],
   [
     `mTLS, saturated, 4 connections x pipelining 4`,
     mtlsUrl,
     () => mtls({ connections: 4, pipelining: 4 }),
+    'closed',
+  ],
+  [
+    `mTLS HTTP/2, saturated, 1 connection`,
+    h2Url,
+    () => mtls({ allowH2: true, connections: 1 }),
+    'closed',
+  ],
+  [
+    `mTLS HTTP/2, saturated, 2 connections`,
+    h2Url,
+    () => mtls({ allowH2: true, connections: 2 }),
     'closed',
   ],
   [
@@ -188,13 +211,34 @@ const scenarios: [string, string, () => Dispatcher, 'closed' | 'rate'][] = [
   ],
 ]
 
-const results: Result[] = []
-for (const [name, url, make, mode] of scenarios) {
-  if (values.only && !name.includes(values.only)) continue
-  const dispatcher = make()
-  results.push(await measure(name, url, dispatcher, child, mode))
-  await dispatcher.close()
+// Scenarios run interleaved, round after round, and each figure is the
+// median over rounds: on a shared machine the background load drifts, and
+// running all plain scenarios first would charge the drift to one side.
+const perRound = new Map<string, Result[]>()
+for (let round = 0; round < rounds; round++) {
+  for (const [name, url, make, mode] of scenarios) {
+    if (values.only && !name.includes(values.only)) continue
+    const dispatcher = make()
+    const result = await measure(name, url, dispatcher, child, mode)
+    await dispatcher.close()
+    perRound.set(name, [...(perRound.get(name) ?? []), result])
+  }
 }
+const median = (list: Result[], pick: (r: Result) => number) => {
+  const sorted = list.map(pick).sort((a, b) => a - b)
+  return sorted[Math.floor(sorted.length / 2)] as number
+}
+const results: Result[] = [...perRound].map(([name, list]) => ({
+  name,
+  requests: list.reduce((sum, r) => sum + r.requests, 0),
+  errors: list.reduce((sum, r) => sum + r.errors, 0),
+  rps: median(list, (r) => r.rps),
+  p50: median(list, (r) => r.p50),
+  p90: median(list, (r) => r.p90),
+  p99: median(list, (r) => r.p99),
+  clientCpuPer1000: median(list, (r) => r.clientCpuPer1000),
+  serverCpuPer1000: median(list, (r) => r.serverCpuPer1000),
+}))
 
 child.send('stop')
 await clientSource.close()
@@ -207,7 +251,7 @@ console.log(
     .join(' ')}`,
 )
 console.log(
-  `${seconds}s per scenario after 1s warm-up; CPU = user+system seconds per 1000 requests\n`,
+  `${rounds} interleaved rounds of ${seconds}s per scenario after 1s warm-up, medians over rounds; CPU = user+system seconds per 1000 requests\n`,
 )
 console.log(
   '| scenario | req/s | p50 ms | p90 ms | p99 ms | client CPU s/1000 | server CPU s/1000 | errors |',

@@ -1,3 +1,4 @@
+import type { Http2SecureServer } from 'node:http2'
 import type { Server as HttpsServer } from 'node:https'
 import { Server as TlsServer } from 'node:tls'
 import { HttpProblem } from '@zt/service-kit'
@@ -37,8 +38,8 @@ export interface InstallSpiffeOptions {
  * logger and answers 403 problem+json when a route's authorizer refuses the
  * caller. Call before registering routes, after installProblemHandlers.
  */
-export function installSpiffe(
-  app: FastifyInstance<HttpsServer>,
+export function installSpiffe<Server extends HttpsServer | Http2SecureServer>(
+  app: FastifyInstance<Server>,
   options: InstallSpiffeOptions,
 ): void {
   const { source } = options

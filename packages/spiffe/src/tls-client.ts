@@ -50,6 +50,7 @@ export class MtlsDispatcher extends Dispatcher {
     this.#source = source
     this.#options = options
     this.#agent = this.#buildAgent()
+    this.#scheduleAgeLimit()
     this.#onUpdate = () => this.#renew('rotation')
     source.on('update', this.#onUpdate)
   }
@@ -69,6 +70,8 @@ export class MtlsDispatcher extends Dispatcher {
         .authorities()
         .map((authority) => authority.toString()),
       minVersion: mtlsMinVersion,
+      // ALPN is the connector's job once `connect` is a function.
+      allowH2: this.#options.agentOptions?.allowH2,
       // A resumed session skips checkServerIdentity, so no session is cached.
       maxCachedSessions: 0,
       // Replaces Node's hostname check: the server is who its SPIFFE ID says.
@@ -101,13 +104,12 @@ export class MtlsDispatcher extends Dispatcher {
         callback(null, socket)
       })
     }
-    this.#scheduleAgeLimit(svid.expiresAt)
     return new Agent({ ...this.#options.agentOptions, connect })
   }
 
-  #scheduleAgeLimit(expiresAt: Date): void {
+  #scheduleAgeLimit(): void {
     clearTimeout(this.#ageTimer)
-    const halfLife = (expiresAt.getTime() - Date.now()) / 2
+    const halfLife = ((this.#source.expiresAt?.getTime() ?? 0) - Date.now()) / 2
     const age = Math.max(
       minConnectionAgeMs,
       Math.min(this.#options.maxConnectionAgeMs ?? defaultMaxConnectionAgeMs, halfLife),
@@ -125,10 +127,12 @@ export class MtlsDispatcher extends Dispatcher {
         { reason: error instanceof Error ? error.message : String(error) },
         'cannot build a new mTLS agent; keeping the current one',
       )
+      this.#scheduleAgeLimit()
       return
     }
     const previous = this.#agent
     this.#agent = next
+    this.#scheduleAgeLimit()
     // close() lets requests already on the old connections finish.
     previous.close().catch(() => {})
     this.#options.logger?.info({ reason }, 'mTLS connection pool replaced')

@@ -47,7 +47,11 @@ interface Peer {
   expiresAt: number
 }
 
-const peers = new WeakMap<Socket, Peer>()
+// Stored on the socket under a symbol rather than in a WeakMap: HTTP/2 hands
+// handlers a proxy of the TLS socket, which forwards property reads but is
+// not the same object.
+const kPeer = Symbol('zt.spiffe.peer')
+type PeerSocket = Socket & { [kPeer]?: Peer }
 
 /**
  * The verified SPIFFE ID of the peer on a connection accepted by an
@@ -56,7 +60,7 @@ const peers = new WeakMap<Socket, Peer>()
  * connection, so this does, on every call).
  */
 export function peerSpiffeId(socket: Socket): SpiffeId | undefined {
-  const peer = peers.get(socket)
+  const peer = (socket as PeerSocket)[kPeer]
   return peer && Date.now() < peer.expiresAt ? peer.id : undefined
 }
 
@@ -83,7 +87,10 @@ export function attachMtls(
       const chain = peerChain(socket)
       const id = verifyX509Svid(chain, source, { usage: 'clientAuth' })
       options.authorizer(id)
-      peers.set(socket, { id, expiresAt: Math.min(...chain.map((c) => notAfter(c).getTime())) })
+      ;(socket as PeerSocket)[kPeer] = {
+        id,
+        expiresAt: Math.min(...chain.map((c) => notAfter(c).getTime())),
+      }
     } catch (error) {
       options.logger?.warn(
         {

@@ -10,6 +10,7 @@ import {
   authorizeOneOf,
   createMtlsServerOptions,
   installSpiffe,
+  MtlsDispatcher,
   StaticX509Source,
   type X509Source,
 } from '../src/index.js'
@@ -230,4 +231,39 @@ t.test('a certificate that expires on a kept-alive connection stops being accept
   t.equal(late.statusCode, 403, 'refused on the same connection once expired')
   t.equal(late.headers.connection, 'close', 'and the connection is closed')
   t.match(await late.body.json(), { detail: /no valid SPIFFE ID/ })
+})
+
+t.test('HTTP/2 callers are identified and authorized the same way', async (t) => {
+  const app = Fastify({
+    http2: true,
+    https: { ...createMtlsServerOptions(serverSource), allowHTTP1: true },
+  })
+  // service-kit types its helpers for HTTP/1 instances; the handlers work on both.
+  installProblemHandlers(app as unknown as Parameters<typeof installProblemHandlers>[0])
+  installSpiffe(app, { source: serverSource, authorizer: authorizeId(ids.gateway) })
+  app.get('/whoami', async (request) => ({
+    caller: request.spiffeId.toString(),
+    version: request.raw.httpVersion,
+  }))
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  const url = `https://127.0.0.1:${port(app.server)}/whoami`
+  const call = async (id: typeof ids.gateway) => {
+    const source = new StaticX509Source(await svidFor(ca, { id }), bundles)
+    const dispatcher = new MtlsDispatcher(source, {
+      authorizer: authorizeId(ids.urlService),
+      agentOptions: { allowH2: true },
+    })
+    try {
+      const response = await request(url, { dispatcher })
+      return { status: response.statusCode, body: (await response.body.json()) as object }
+    } finally {
+      await dispatcher.close()
+    }
+  }
+  t.same(await call(ids.gateway), {
+    status: 200,
+    body: { caller: String(ids.gateway), version: '2.0' },
+  })
+  t.match(await call(ids.worker), { status: 403 })
 })
