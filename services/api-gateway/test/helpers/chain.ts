@@ -15,7 +15,12 @@ import {
   X509BundleSet,
   X509Svid,
 } from '@zt/spiffe'
-import { createCertificateAuthority, type MintOptions, mintSvid } from '@zt/spiffe/dev-ca'
+import {
+  type CertificateAuthority,
+  createCertificateAuthority,
+  type MintOptions,
+  mintSvid,
+} from '@zt/spiffe/dev-ca'
 import {
   buildApp as buildUrlService,
   type Database,
@@ -41,9 +46,12 @@ export const ids = {
 
 const silent = pino({ level: 'silent' })
 
-/** A dev CA for zt.local; `source(id)` gives a ready X.509 source holding a fresh SVID. */
-export async function createPki() {
-  const ca = await createCertificateAuthority({ trustDomain })
+/**
+ * A dev CA for zt.local (a new one unless given); `source(id)` gives a ready
+ * X.509 source holding a fresh SVID.
+ */
+export async function createPki(existing?: CertificateAuthority) {
+  const ca = existing ?? (await createCertificateAuthority({ trustDomain }))
   const bundles = new X509BundleSet([new X509Bundle(trustDomain, [ca.certificate])])
   return {
     ca,
