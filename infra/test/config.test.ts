@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { App } from 'aws-cdk-lib'
@@ -65,6 +65,7 @@ t.test(
 
 t.test('context from the command line parses into the config', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'zt-infra-config-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const caFile = join(dir, 'ca.pem')
   writeFileSync(caFile, testCaBundle)
   const app = new App({

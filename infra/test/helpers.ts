@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { App } from 'aws-cdk-lib'
 import { Template } from 'aws-cdk-lib/assertions'
 import { parseStackConfig, type StackConfigInput } from '../src/config.js'
@@ -41,7 +43,10 @@ export interface Synthesized {
 export function synthesize(overrides: Partial<StackConfigInput> = {}): Synthesized {
   const config = parseStackConfig({ ...sampleInput, ...overrides })
   const context = JSON.parse(readFileSync(new URL('../cdk.context.json', import.meta.url), 'utf8'))
-  const app = new App({ context, builtinCloudFormationValidation: false })
+  // Each synth stages the 37 MB kubectl layer: remove the assembly on exit.
+  const outdir = mkdtempSync(join(tmpdir(), 'zt-infra-assembly-'))
+  process.once('exit', () => rmSync(outdir, { recursive: true, force: true }))
+  const app = new App({ context, outdir, builtinCloudFormationValidation: false })
   const stack = new ZeroTrustEksStack(app, 'ZeroTrustEks', {
     env: { account: config.account, region: config.region },
     config,
