@@ -192,15 +192,15 @@ const scenarios: [string, string, () => Dispatcher, 'closed' | 'rate'][] = [
     'closed',
   ],
   [
-    `mTLS HTTP/2, saturated, 1 connection`,
+    `mTLS HTTP/2, saturated, 1 connection x 16 streams`,
     h2Url,
-    () => mtls({ allowH2: true, connections: 1 }),
+    () => mtls({ allowH2: true, connections: 1, pipelining: 16 }),
     'closed',
   ],
   [
-    `mTLS HTTP/2, saturated, 2 connections`,
+    `mTLS HTTP/2, saturated, 2 connections x 16 streams`,
     h2Url,
-    () => mtls({ allowH2: true, connections: 2 }),
+    () => mtls({ allowH2: true, connections: 2, pipelining: 16 }),
     'closed',
   ],
   [

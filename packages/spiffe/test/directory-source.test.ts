@@ -1,7 +1,7 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
-import { DevTrustDomain, mintSvid, workloadDir } from '../src/dev-ca.js'
+import { DevTrustDomain, mintSvid, workloadDir, workloadId } from '../src/dev-ca.js'
 import { authorizeId, DirectorySource, MtlsDispatcher, type X509Source } from '../src/index.js'
 import {
   freshSerials,
@@ -180,4 +180,26 @@ t.test('requests keep flowing through SVID and CA rotations', async (t) => {
       ca: domain.bundlePem(),
     }),
   )
+})
+
+t.test('the dev CA reuses its CA, names workloads and keeps keys private', async (t) => {
+  const dir = t.testdir()
+  const first = await DevTrustDomain.open(dir, td)
+  const again = await DevTrustDomain.open(dir, td)
+  t.equal(again.authority.certificatePem, first.authority.certificatePem, 'ca.pem is reused')
+  const otherDomain = await DevTrustDomain.open(dir, 'other.example')
+  t.not(
+    otherDomain.authority.certificatePem,
+    first.authority.certificatePem,
+    'not for another trust domain',
+  )
+  t.equal(String(workloadId(td, 'api-gateway')), 'spiffe://zt.local/ns/services/sa/api-gateway')
+  t.equal(String(workloadId(td, 'public/frontend')), 'spiffe://zt.local/ns/public/sa/frontend')
+  await again.issue('public/frontend', 60_000)
+  const files = workloadDir(dir, 'public/frontend')
+  t.equal((await stat(join(files, 'svid_key.pem'))).mode & 0o777, 0o600)
+  t.equal((await stat(join(dir, 'ca-key.pem'))).mode & 0o777, 0o600)
+  const src = source(files)
+  await src.ready()
+  t.equal(String(src.svid().id), 'spiffe://zt.local/ns/public/sa/frontend')
 })
