@@ -5,9 +5,6 @@
 import type { AddressInfo } from 'node:net'
 import { createTestDatabase } from '@zt/devkit'
 import {
-  attachMtls,
-  authorizeId,
-  createMtlsServerOptions,
   SpiffeId,
   StaticX509Source,
   TrustDomain,
@@ -85,19 +82,18 @@ export interface UrlServiceHandle {
 
 /**
  * url-service's app on 127.0.0.1 over mTLS: it presents `source`'s SVID and
- * admits only the gateway's SPIFFE ID. `port` reuses a port after a stop.
+ * serves only the gateway's SPIFFE ID. `port` reuses a port after a stop.
  */
 export async function startUrlService(
   t: Teardownable,
   options: { db: Database; source: StaticX509Source; port?: number },
 ): Promise<UrlServiceHandle> {
+  // url-service's own production wiring: SPIFFE mTLS, the gateway as the
+  // only authorized caller.
   const app: FastifyInstance = buildUrlService({
     db: options.db,
     logger: silent,
-    https: createMtlsServerOptions(options.source),
-  })
-  const detach = attachMtls(app.server as never, options.source, {
-    authorizer: authorizeId(ids.gateway),
+    mtls: { source: options.source, trustDomain, authorizedCallers: [ids.gateway] },
   })
   let requests = 0
   app.server.on('request', () => {
@@ -109,7 +105,6 @@ export async function startUrlService(
   const stop = async () => {
     if (stopped) return
     stopped = true
-    detach()
     app.server.closeAllConnections()
     await app.close()
   }

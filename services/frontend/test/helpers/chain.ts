@@ -8,9 +8,6 @@ import { loadConfig as loadGatewayConfig, startGateway } from '@zt/api-gateway'
 import { createTestDatabase, freePort } from '@zt/devkit'
 import { createRegistry } from '@zt/service-kit'
 import {
-  attachMtls,
-  authorizeId,
-  createMtlsServerOptions,
   SpiffeId,
   StaticX509Source,
   TrustDomain,
@@ -67,14 +64,10 @@ export async function startChain(t: Teardownable): Promise<Chain> {
   const urlService = buildUrlService({
     db,
     logger: silent,
-    https: createMtlsServerOptions(urlServiceSource),
-  })
-  const detach = attachMtls(urlService.server as never, urlServiceSource, {
-    authorizer: authorizeId(gatewayId),
+    mtls: { source: urlServiceSource, trustDomain, authorizedCallers: [gatewayId] },
   })
   await urlService.listen({ port: 0, host: '127.0.0.1' })
   t.teardown(async () => {
-    detach()
     urlService.server.closeAllConnections()
     await urlService.close()
   })
