@@ -16,6 +16,8 @@ export const rotationInterval = Duration.days(30)
 
 export interface DataProps {
   readonly vpc: ec2.IVpc
+  /** Interface endpoint subnets (Secrets Manager), for the login bootstrap's egress. */
+  readonly endpointCidrs: readonly string[]
   readonly key: kms.IKey
   readonly instanceType: string
   readonly deletionProtection: boolean
@@ -74,6 +76,7 @@ export class Data extends Construct {
     this.appSecret = appSecret.attach(this.database)
     this.appLogin = new AppLogin(this, 'AppLogin', {
       vpc: props.vpc,
+      endpointCidrs: props.endpointCidrs,
       database: this.database,
       masterSecret: this.database.secret as secretsmanager.ISecret,
       appSecret: this.appSecret,

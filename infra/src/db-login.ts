@@ -1,7 +1,7 @@
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CustomResource, DockerImage, Duration, Stack } from 'aws-cdk-lib'
-import type * as ec2 from 'aws-cdk-lib/aws-ec2'
+import * as ec2 from 'aws-cdk-lib/aws-ec2'
 import * as iam from 'aws-cdk-lib/aws-iam'
 import type * as kms from 'aws-cdk-lib/aws-kms'
 import * as lambda from 'aws-cdk-lib/aws-lambda'
@@ -17,6 +17,8 @@ const sourceDir = join(here, 'db-bootstrap')
 
 export interface AppLoginProps {
   readonly vpc: ec2.IVpc
+  /** Where Secrets Manager answers (the interface endpoint subnets): its only HTTPS egress. */
+  readonly endpointCidrs: readonly string[]
   readonly database: rds.DatabaseInstance
   readonly masterSecret: secretsmanager.ISecret
   readonly appSecret: secretsmanager.ISecret
@@ -37,6 +39,20 @@ export class AppLogin extends Construct {
 
   constructor(scope: Construct, id: string, props: AppLoginProps) {
     super(scope, id)
+    // Egress only to the database (added by allowDefaultPortFrom below) and
+    // to the VPC endpoints: this function holds the master password.
+    const securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+      vpc: props.vpc,
+      description: 'Application login bootstrap',
+      allowAllOutbound: false,
+    })
+    for (const cidr of props.endpointCidrs) {
+      securityGroup.addEgressRule(
+        ec2.Peer.ipv4(cidr),
+        ec2.Port.tcp(443),
+        'Secrets Manager endpoint',
+      )
+    }
     const fn = new lambda.Function(this, 'Function', {
       code: lambda.Code.fromAsset(sourceDir, {
         // Bundled in-process with esbuild (pg included, the runtime's AWS SDK
@@ -67,6 +83,7 @@ export class AppLogin extends Construct {
       timeout: Duration.minutes(1),
       vpc: props.vpc,
       vpcSubnets: { subnetGroupName: subnetGroups.nodes },
+      securityGroups: [securityGroup],
       environment: { NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem' },
     })
     props.database.connections.allowDefaultPortFrom(fn, 'application login bootstrap')

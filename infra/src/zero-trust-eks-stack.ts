@@ -129,6 +129,7 @@ export class ZeroTrustEksStack extends Stack {
 
     const data = new Data(this, 'Data', {
       vpc,
+      endpointCidrs: network.endpointCidrs,
       key: encryption.dataKey,
       instanceType: config.dbInstanceType,
       deletionProtection: config.deletionProtection,

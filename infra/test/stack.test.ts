@@ -439,11 +439,28 @@ t.test(
       )
     })
     t.same(readers, [policy], 'no app role can read the master secret')
+    const sg = only(s, 'AWS::EC2::SecurityGroup', 'DataAppLoginSecurityGroup')
+    const egress = sg.props.SecurityGroupEgress as Json[]
+    t.same(
+      egress.map((rule) => [rule.CidrIp, rule.FromPort, rule.ToPort]),
+      [
+        ['10.40.96.0/27', 443, 443],
+        ['10.40.96.32/27', 443, 443],
+      ],
+      'HTTPS only to the endpoint subnets',
+    )
+    const dbEgress = idsOf(s, 'AWS::EC2::SecurityGroupEgress').map((id) => propsOf(s, id))
+    t.ok(
+      dbEgress.some(
+        (rule) =>
+          JSON.stringify(rule.GroupId).includes(sg.id) &&
+          JSON.stringify(rule.DestinationSecurityGroupId).includes('DataPostgresSecurityGroup'),
+      ),
+      'and to the database',
+    )
     const ingress = idsOf(s, 'AWS::EC2::SecurityGroupIngress').map((id) => propsOf(s, id))
     t.ok(
-      ingress.some((rule) =>
-        JSON.stringify(rule.SourceSecurityGroupId).includes('DataAppLoginFunctionSecurityGroup'),
-      ),
+      ingress.some((rule) => JSON.stringify(rule.SourceSecurityGroupId).includes(sg.id)),
       'the database admits the function',
     )
     const app = only(s, 'Custom::AWSCDK-EKS-HelmChart', 'ClusterchartApp')
