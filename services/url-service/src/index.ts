@@ -16,6 +16,6 @@ export {
   openDatabase,
 } from './db/database.js'
 export { migrationsDir, runMigrations } from './db/migrations.js'
-export { type Callers, type MtlsDeps, svidReadiness } from './mtls.js'
+export type { Callers, MtlsDeps } from './mtls.js'
 export { type RunningService, type StartOptions, startService } from './service.js'
 export { ignoreVisits, type Visit, type VisitRecorder } from './visits.js'
