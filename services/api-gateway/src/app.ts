@@ -63,6 +63,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   installHttpMetrics(app, options.registry)
   // JSON only: any other body type is answered 415 before a handler runs.
   app.removeContentTypeParser('text/plain')
+  app.addContentTypeParser('*', (_request, _payload, done) =>
+    done(new HttpProblem(415, 'Send the request body as application/json.'), undefined),
+  )
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id)

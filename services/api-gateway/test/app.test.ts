@@ -79,6 +79,7 @@ t.test('only JSON bodies are accepted, and only small ones', async (t) => {
     })
     t.equal(res.statusCode, 415, type)
     t.match(res.headers['content-type'], problemType)
+    t.equal(res.json().detail, 'Send the request body as application/json.')
   }
   const big = await app.inject({
     method: 'POST',
