@@ -1,4 +1,4 @@
-import type { Server as HttpsServer, ServerOptions } from 'node:https'
+import type { Server as HttpsServer } from 'node:https'
 import { generatedCodeLength } from '@zt/contracts'
 import { fastifyBaseOptions, installHttpMetrics, installProblemHandlers } from '@zt/service-kit'
 import { authorizeMemberOf, createMtlsServerOptions, installSpiffe } from '@zt/spiffe'
@@ -27,8 +27,6 @@ export interface AppDeps {
    * route admits only the callers it declares. Absent in `inject` tests.
    */
   mtls?: MtlsDeps
-  /** Raw TLS options without SPIFFE checks; for other packages' tests that attach their own. Prefer `mtls`. */
-  https?: ServerOptions
 }
 
 /**
@@ -43,11 +41,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const app = Fastify({
     ...base,
     loggerInstance: logger,
-    ...(deps.mtls
-      ? { https: createMtlsServerOptions(deps.mtls.source) }
-      : deps.https
-        ? { https: deps.https }
-        : {}),
+    ...(deps.mtls ? { https: createMtlsServerOptions(deps.mtls.source) } : {}),
   })
   app.setValidatorCompiler(validatorCompiler)
   installProblemHandlers(app)
