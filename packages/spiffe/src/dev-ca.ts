@@ -45,6 +45,10 @@ export interface CreateCaOptions {
   /** Lifetime when notAfter is not given (default 30 days). */
   ttlMs?: number
   commonName?: string
+  /** basicConstraints pathLenConstraint; default none. */
+  pathLength?: number
+  /** Key usage bits; null omits the extension (default keyCertSign + cRLSign). */
+  keyUsage?: number | null
 }
 
 function trustDomainOf(value: TrustDomain | string): TrustDomain {
@@ -86,9 +90,13 @@ export async function createCertificateAuthority(
   const trustDomain = trustDomainOf(options.trustDomain)
   const keys = await generateKeys()
   const name = `CN=${options.commonName ?? `${trustDomain.name} dev CA`}, O=SPIFFE`
-  const extensions = [
-    new x509.BasicConstraintsExtension(true, undefined, true),
-    new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+  const keyUsage =
+    options.keyUsage === undefined
+      ? x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign
+      : options.keyUsage
+  const extensions: x509.Extension[] = [
+    new x509.BasicConstraintsExtension(true, options.pathLength, true),
+    ...(keyUsage === null ? [] : [new x509.KeyUsagesExtension(keyUsage, true)]),
     await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto),
     // SPIRE puts the trust domain ID on its CAs; verifiers ignore it.
     new x509.SubjectAlternativeNameExtension([{ type: 'url', value: trustDomain.idString() }]),

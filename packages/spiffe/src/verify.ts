@@ -141,10 +141,18 @@ function issued(issuer: X509Certificate, subject: X509Certificate): boolean {
   return subject.checkIssued(issuer) && subject.verify(issuer.publicKey)
 }
 
-function canSign(certificate: X509Certificate, belowCas: number): boolean {
+/**
+ * Whether a certificate may sign the one below it. X509-SVID 4.3 requires
+ * keyCertSign on signing certificates; a bundle authority is trusted by
+ * configuration and may predate that rule, so for it a missing key usage
+ * extension is tolerated (a present one must still allow signing).
+ */
+function canSign(certificate: X509Certificate, belowCas: number, anchor: boolean): boolean {
   const decoded = decode(certificate)
   if (!decoded.ca) return false
-  if (decoded.keyUsage !== undefined && (decoded.keyUsage & KeyUsageFlags.keyCertSign) === 0) {
+  if (
+    decoded.keyUsage === undefined ? !anchor : (decoded.keyUsage & KeyUsageFlags.keyCertSign) === 0
+  ) {
     return false
   }
   return decoded.pathLength === undefined || decoded.pathLength >= belowCas
@@ -179,14 +187,14 @@ export function verifyX509Svid(
   let current = leaf
   for (let depth = 0; depth < maxChainLength; depth++) {
     const authority = bundle.authorities.find(
-      (candidate) => canSign(candidate, depth) && issued(candidate, current),
+      (candidate) => canSign(candidate, depth, true) && issued(candidate, current),
     )
     if (authority) {
       checkValidity(authority, now, 'authority')
       return id
     }
     const intermediate = [...unused].find(
-      (candidate) => canSign(candidate, depth) && issued(candidate, current),
+      (candidate) => canSign(candidate, depth, false) && issued(candidate, current),
     )
     if (!intermediate) break
     checkValidity(intermediate, now, 'intermediate')

@@ -168,6 +168,34 @@ t.test('intermediates are followed, checked and bounded', async (t) => {
   const underExpired = await mintSvid(expiredIntermediate, { id: ids.worker })
   t.throws(() => verifyX509Svid(underExpired.certificates, bundles), { code: 'expired' })
 
+  const noKeyUsage = await createCertificateAuthority({
+    trustDomain: td,
+    parent: ca,
+    keyUsage: null,
+  })
+  const underNoKeyUsage = await mintSvid(noKeyUsage, { id: ids.worker })
+  t.throws(
+    () => verifyX509Svid(underNoKeyUsage.certificates, bundles),
+    { code: 'untrusted-chain' },
+    'an intermediate must carry keyCertSign',
+  )
+  const noCertSign = await createCertificateAuthority({
+    trustDomain: td,
+    parent: ca,
+    keyUsage: KeyUsageFlags.cRLSign,
+  })
+  const underNoCertSign = await mintSvid(noCertSign, { id: ids.worker })
+  t.throws(() => verifyX509Svid(underNoCertSign.certificates, bundles), { code: 'untrusted-chain' })
+  const pathZero = await createCertificateAuthority({ trustDomain: td, parent: ca, pathLength: 0 })
+  const below = await createCertificateAuthority({ trustDomain: td, parent: pathZero })
+  t.ok(verifyX509Svid((await mintSvid(pathZero, { id: ids.worker })).certificates, bundles))
+  const tooDeep = await mintSvid(below, { id: ids.worker })
+  t.throws(
+    () => verifyX509Svid(tooDeep.certificates, bundles),
+    { code: 'untrusted-chain' },
+    'pathLenConstraint 0 allows no CA below',
+  )
+
   // A workload's own leaf cannot act as an intermediate, though its signature fits.
   const stolen = await mintSvid(ca, { id: ids.worker })
   const leafAsIssuer = await loadCertificateAuthority(td, stolen.certificatesPem, stolen.keyPem)
