@@ -11,6 +11,9 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const names = ['dev', 'dev-ca', 'url-service', 'worker', 'api-gateway', 'frontend']
 const width = Math.max(...names.map((n) => n.length))
 const color = process.stdout.isTTY === true
+// If whoever reads our output goes away (a closed terminal, a killed pnpm),
+// writes fail with EPIPE; shutting the children down matters more than logs.
+process.stdout.on('error', () => undefined)
 const output = (name: string, line: string) => {
   const index = Math.max(0, names.indexOf(name))
   process.stdout.write(`${prefixer(name, index, width, color)}${line}\n`)

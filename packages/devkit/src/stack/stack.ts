@@ -158,7 +158,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       `PostgreSQL ready on 127.0.0.1:${ports.postgres} (data in ${join(options.stateDir, 'postgres')})`,
     )
 
-    const sqs = await startFauxqs({ port: ports.sqs, logger: false, host: '127.0.0.1' })
+    const sqs = await startFauxqs({ port: ports.sqs, logger: false })
     cleanup.push(() => sqs.stop())
     const dlq = sqs.createQueue(`${queueName}-dlq`)
     const queue = sqs.createQueue(queueName, {
