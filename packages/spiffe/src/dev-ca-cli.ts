@@ -1,13 +1,22 @@
+#!/usr/bin/env node
 /**
  * The dev SPIFFE CA: creates (or reuses) a trust domain under --dir and
  * issues short-lived SVIDs per workload, re-issuing them on an interval.
  *
  *   pnpm --filter @zt/spiffe dev-ca -- --dir .dev/spiffe --trust-domain zt.local \
  *     --workloads api-gateway,url-service,worker --ttl 60s --rotate-every 30s
+ *   node dist/dev-ca-cli.js --dir /svids ...   (the compose dev-ca container)
+ *
+ * Output is one plain line per event on stdout/stderr: a dev tool, not a service.
  */
+
+function say(line: string): void {
+  process.stdout.write(`${new Date().toISOString()} ${line}\n`)
+}
+
 import { isAbsolute, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { DevTrustDomain } from '../src/dev-ca.js'
+import { DevTrustDomain } from './dev-ca.js'
 
 function duration(value: string, name: string): number {
   const match = /^(\d+)(ms|s|m|h)?$/.exec(value.trim())
@@ -43,12 +52,12 @@ const domain = await DevTrustDomain.open(dir, values['trust-domain'])
 async function issueAll(): Promise<void> {
   for (const workload of workloads) {
     const id = await domain.issue(workload, ttlMs)
-    console.log(`${new Date().toISOString()} issued ${id} (ttl ${values.ttl})`)
+    say(`issued ${id} (ttl ${values.ttl})`)
   }
 }
 
 await issueAll()
-console.log(`trust domain ${domain.trustDomain} in ${dir}`)
+say(`trust domain ${domain.trustDomain} in ${dir}`)
 
 const rotateEvery = values['rotate-every']
 if (rotateEvery) {
@@ -67,13 +76,17 @@ if (rotateEvery) {
       if (caStep === 0) await domain.prepareCaRotation()
       else if (caStep === 1) await domain.activateNextCa()
       else domain.retirePreviousCa()
-      console.log(`${new Date().toISOString()} CA rotation step ${caStep + 1}/3`)
+      say(`CA rotation step ${caStep + 1}/3`)
       caStep = (caStep + 1) % 3
     }
     await issueAll()
   }
   const timer = setInterval(() => {
-    tick().catch((error: unknown) => console.error('re-issue failed:', error))
+    tick().catch((error: unknown) => {
+      process.stderr.write(
+        `re-issue failed: ${error instanceof Error ? error.message : String(error)}\n`,
+      )
+    })
   }, every)
   const stop = () => {
     clearInterval(timer)
