@@ -2,7 +2,7 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib'
 import * as ec2 from 'aws-cdk-lib/aws-ec2'
 import type * as kms from 'aws-cdk-lib/aws-kms'
 import * as rds from 'aws-cdk-lib/aws-rds'
-import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager'
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager'
 import * as sqs from 'aws-cdk-lib/aws-sqs'
 import { Construct } from 'constructs'
 import { AppLogin } from './db-login.js'
@@ -83,11 +83,18 @@ export class Data extends Construct {
       key: props.key,
       username: appUsername,
     })
-    // Alternating users: one login stays valid while the other rotates. The
-    // first rotation waits for the schedule: the login is created above, and
-    // a rotation racing the bootstrap would fail.
-    this.database.addRotationMultiUser('AppUserRotation', {
+    // Single-user rotation: the login changes its own password. url-service and
+    // the worker build each new connection from the current secret and, on
+    // 28P01, refresh it and retry once; open connections stay valid. With
+    // alternating users the user name would change under a pool that fixes it.
+    // The first rotation waits for the schedule: the login is created above,
+    // and a rotation racing the bootstrap would fail.
+    new secretsmanager.SecretRotation(this, 'AppUserRotation', {
+      application: secretsmanager.SecretRotationApplication.POSTGRES_ROTATION_SINGLE_USER,
       secret: this.appSecret,
+      target: this.database,
+      vpc: props.vpc,
+      vpcSubnets: { subnetGroupName: subnetGroups.data },
       automaticallyAfter: rotationInterval,
       rotateImmediatelyOnUpdate: false,
     })

@@ -197,6 +197,15 @@ t.test(
       false,
       'first rotation after the login is bootstrapped',
     )
+    // url-service follows a new password, not a new user name (pg fixes the
+    // user per pool), so the app login must rotate single-user.
+    const mappings = Object.entries(
+      (s.template.toJSON() as { Mappings: Record<string, Json> }).Mappings,
+    )
+    const appRotation = mappings.filter(([id]) => id.startsWith('DataAppUserRotationSARMapping'))
+    t.equal(appRotation.length, 1)
+    t.match(JSON.stringify(appRotation), /SecretsManagerRDSPostgreSQLRotationSingleUser/)
+    t.notMatch(JSON.stringify(mappings), /RotationMultiUser/)
   },
 )
 
