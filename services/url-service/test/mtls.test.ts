@@ -21,6 +21,7 @@ import {
 import pino from 'pino'
 import t from 'tap'
 import { Agent, request } from 'undici'
+import { buildApp } from '../src/app.js'
 import { loadServerConfig } from '../src/config.js'
 import { openDatabase } from '../src/db/database.js'
 import { runMigrations } from '../src/db/migrations.js'
@@ -259,6 +260,26 @@ t.test('AUTHORIZED_CALLERS decides who the routes admit', async (t) => {
   const asGateway = await gateway.fetch(`${other.url}/v1/urls/mtls-ok`)
   t.equal(asGateway.status, 403, 'the api-gateway is no longer on the list')
   await asGateway.body?.cancel()
+})
+
+t.test('every API route declares its callers', async (t) => {
+  const db = await openDatabase(localConfig(database), { logger: silent })
+  t.teardown(() => db.close())
+  const app = buildApp({
+    db,
+    logger: silent,
+    mtls: { source: service.source, trustDomain: ca.trustDomain, authorizedCallers: [ids.gateway] },
+  })
+  const undeclared: string[] = []
+  let routes = 0
+  app.addHook('onRoute', (route) => {
+    routes++
+    if (typeof route.config?.spiffe !== 'function') undeclared.push(`${route.method} ${route.url}`)
+  })
+  await app.ready()
+  t.teardown(() => app.close())
+  t.ok(routes >= 4)
+  t.same(undeclared, [], 'no route relies on the default')
 })
 
 t.test('configuration', async (t) => {
