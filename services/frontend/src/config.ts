@@ -1,5 +1,15 @@
+import { isIP } from 'node:net'
 import { env, parseConfig } from '@zt/service-kit'
 import { z } from 'zod'
+
+/** An IPv4/IPv6 address or CIDR block: what proxy-addr (Fastify's trustProxy) accepts. */
+function isAddressOrCidr(value: string): boolean {
+  const [address = '', prefix, ...rest] = value.split('/')
+  const version = isIP(address)
+  if (version === 0 || rest.length > 0) return false
+  if (prefix === undefined) return true
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (version === 4 ? 32 : 128)
+}
 
 const schema = z.object({
   LOG_LEVEL: env.logLevel(),
@@ -11,7 +21,9 @@ const schema = z.object({
   API_GATEWAY_URL: env.url().default('http://api-gateway.services.svc.cluster.local:8000'),
   // The ingress (or load balancer) in front of the frontend, whose
   // X-Forwarded-For names the browser. Default none: the peer is the client.
-  TRUSTED_PROXIES: env.list(),
+  TRUSTED_PROXIES: env
+    .list()
+    .refine((entries) => entries.every(isAddressOrCidr), 'must be IP addresses or CIDR blocks'),
 })
 
 export type Config = z.output<typeof schema>

@@ -20,3 +20,9 @@ t.test('the gateway URL must be http(s)', async (t) => {
     'http://127.0.0.1:8000',
   )
 })
+
+t.test('trusted proxies are addresses or CIDR blocks', async (t) => {
+  t.same(loadConfig({ TRUSTED_PROXIES: '10.0.0.0/8,::1' }).TRUSTED_PROXIES, ['10.0.0.0/8', '::1'])
+  t.throws(() => loadConfig({ TRUSTED_PROXIES: '*' }), /TRUSTED_PROXIES/)
+  t.throws(() => loadConfig({ TRUSTED_PROXIES: '10.0.0.0/40' }), /TRUSTED_PROXIES/)
+})
