@@ -118,19 +118,21 @@ export function createHttpUrlServiceClient(options: HttpUrlServiceClientOptions)
   async function exchange(call: Call): Promise<Answer> {
     const deadline = Date.now() + options.timeoutMs
     for (let attempt = 0; ; attempt++) {
-      const left = deadline - Date.now()
       const backoff = 25 * 2 ** attempt * (0.5 + Math.random())
-      const mayRetry = call.idempotent && attempt < retries && left > backoff * 2
+      // Judged after the attempt: only retry while a retry can still finish.
+      const mayRetry = () =>
+        call.idempotent && attempt < retries && deadline - Date.now() > backoff * 2
       try {
-        const answer = await send(call, call.ctx, AbortSignal.timeout(Math.max(left, 1)))
-        if (answer.status >= 500 && mayRetry) {
+        const left = Math.max(deadline - Date.now(), 1)
+        const answer = await send(call, call.ctx, AbortSignal.timeout(left))
+        if (answer.status >= 500 && mayRetry()) {
           await sleep(backoff)
           continue
         }
         return answer
       } catch (error) {
         const timedOut = error instanceof Error && error.name === 'TimeoutError'
-        if (!timedOut && mayRetry) {
+        if (!timedOut && mayRetry()) {
           await sleep(backoff)
           continue
         }
