@@ -8,5 +8,6 @@ export {
   installProblemHandlers,
   type Problem,
   problemContentType,
+  problemFrameworkErrors,
   sendProblem,
 } from './problem.js'

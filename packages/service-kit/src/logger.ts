@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { LogController } from 'fastify'
 import { type LoggerOptions, stdTimeFunctions } from 'pino'
+import { problemFrameworkErrors } from './problem.js'
 
 /**
  * Paths pino replaces before a line is written. Secrets reach logs through
@@ -58,6 +59,7 @@ export function fastifyBaseOptions(
       requestIdLogLabel: 'requestId',
       disableRequestLogging: !requestLogging,
     }),
+    frameworkErrors: problemFrameworkErrors,
     // Close idle keep-alive sockets on close() so shutdown is not held open.
     forceCloseConnections: 'idle' as const,
   }

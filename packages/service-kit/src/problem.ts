@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http'
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 
 export const problemContentType = 'application/problem+json; charset=utf-8'
 
@@ -43,6 +43,25 @@ export class HttpProblem extends Error {
 
 export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply {
   return reply.code(problem.status).type(problemContentType).send(problem)
+}
+
+/**
+ * Fastify's `frameworkErrors` option: a malformed path or an over-long
+ * parameter is answered before routing, outside the error handler, and
+ * still gets a problem document.
+ */
+export function problemFrameworkErrors(
+  error: FastifyError,
+  _request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  const status = error.statusCode ?? 400
+  sendProblem(reply, {
+    type: 'about:blank',
+    title: STATUS_CODES[status] ?? 'Bad Request',
+    status,
+    detail: error.message,
+  })
 }
 
 interface ValidationIssue {

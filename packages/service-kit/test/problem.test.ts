@@ -1,5 +1,6 @@
 import Fastify from 'fastify'
 import t from 'tap'
+import { fastifyBaseOptions } from '../src/logger.js'
 import { HttpProblem, installProblemHandlers } from '../src/problem.js'
 
 function build() {
@@ -75,4 +76,14 @@ t.test('unknown routes are a 404 problem', async (t) => {
   const res = await build().inject('/nope?secret=1')
   t.equal(res.statusCode, 404)
   t.equal(res.json().detail, 'no route for GET /nope')
+})
+
+t.test('the base options answer a malformed path with a problem, before routing', async (t) => {
+  const app = Fastify({ ...fastifyBaseOptions('test', 'silent') })
+  installProblemHandlers(app)
+  app.get('/r/:code', async () => ({ ok: true }))
+  const res = await app.inject('/r/%E0%A4%A')
+  t.equal(res.statusCode, 400)
+  t.match(res.headers['content-type'], /^application\/problem\+json/)
+  t.same(Object.keys(res.json()).sort(), ['detail', 'status', 'title', 'type'])
 })

@@ -1,4 +1,3 @@
-import { STATUS_CODES } from 'node:http'
 import rateLimit from '@fastify/rate-limit'
 import swagger from '@fastify/swagger'
 import {
@@ -6,7 +5,6 @@ import {
   HttpProblem,
   installHttpMetrics,
   installProblemHandlers,
-  sendProblem,
 } from '@zt/service-kit'
 import Fastify, { type FastifyInstance } from 'fastify'
 import {
@@ -44,17 +42,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // when the connecting peer is a configured proxy; otherwise a client
     // could pick its own key with one header.
     trustProxy: config.TRUSTED_PROXIES.length > 0 ? config.TRUSTED_PROXIES : false,
-    // A malformed path or an over-long parameter is answered before routing,
-    // outside the error handler; it still gets a problem document.
-    frameworkErrors: (error, _request, reply) => {
-      const status = error.statusCode ?? 400
-      sendProblem(reply, {
-        type: 'about:blank',
-        title: STATUS_CODES[status] ?? 'Bad Request',
-        status,
-        detail: error.message,
-      })
-    },
   }).withTypeProvider<ZodTypeProvider>()
 
   app.setValidatorCompiler(validatorCompiler)

@@ -1,12 +1,6 @@
-import { STATUS_CODES } from 'node:http'
 import helmet from '@fastify/helmet'
 import fastifyStatic from '@fastify/static'
-import {
-  fastifyBaseOptions,
-  installHttpMetrics,
-  installProblemHandlers,
-  sendProblem,
-} from '@zt/service-kit'
+import { fastifyBaseOptions, installHttpMetrics, installProblemHandlers } from '@zt/service-kit'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Registry } from 'prom-client'
 import type { Config } from './config.js'
@@ -49,17 +43,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ...fastifyBaseOptions(serviceName, config.LOG_LEVEL),
     bodyLimit,
     trustProxy: config.TRUSTED_PROXIES.length > 0 ? config.TRUSTED_PROXIES : false,
-    // A malformed path or an over-long parameter is answered before routing,
-    // outside the error handler; it still gets a problem document.
-    frameworkErrors: (error, _request, reply) => {
-      const status = error.statusCode ?? 400
-      sendProblem(reply, {
-        type: 'about:blank',
-        title: STATUS_CODES[status] ?? 'Bad Request',
-        status,
-        detail: error.message,
-      })
-    },
   })
   installProblemHandlers(app)
   installHttpMetrics(app, options.registry)
