@@ -5,9 +5,27 @@
  */
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { devPorts, PortInUseError, prefixer, type Stack, startStack } from '@zt/devkit'
+import {
+  devPorts,
+  PortInUseError,
+  prefixer,
+  type Stack,
+  type StackPorts,
+  startStack,
+} from '@zt/devkit'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+// Overrides let a second copy (the smoke test, a colleague's checkout) run
+// beside a developer's own `pnpm dev` without sharing ports or data.
+const stateDir = resolve(process.env.ZT_DEV_STATE_DIR ?? join(root, '.dev'))
+const portOffset = Number(process.env.ZT_DEV_PORT_OFFSET ?? 0)
+if (!Number.isInteger(portOffset) || portOffset < 0 || portOffset > 50_000) {
+  process.stderr.write('ZT_DEV_PORT_OFFSET must be an integer from 0 to 50000\n')
+  process.exit(1)
+}
+const ports = Object.fromEntries(
+  Object.entries(devPorts).map(([name, port]) => [name, port + portOffset]),
+) as unknown as StackPorts
 const names = ['dev', 'dev-ca', 'url-service', 'worker', 'api-gateway', 'frontend']
 const width = Math.max(...names.map((n) => n.length))
 const color = process.stdout.isTTY === true
@@ -21,7 +39,7 @@ const output = (name: string, line: string) => {
 
 output(
   'dev',
-  'starting the zero-trust stack (first run initialises PostgreSQL in .dev/, later runs reuse it)',
+  `starting the zero-trust stack (first run initialises PostgreSQL in ${stateDir}, later runs reuse it)`,
 )
 let stack: Stack | undefined
 let stopping = false
@@ -40,8 +58,8 @@ process.on('SIGTERM', () => void shutdown('SIGTERM'))
 try {
   stack = await startStack({
     root,
-    stateDir: join(root, '.dev'),
-    ports: devPorts,
+    stateDir,
+    ports,
     svidTtlSeconds: Number(process.env.ZT_DEV_SVID_TTL_SECONDS ?? 120),
     rotateEverySeconds: Number(process.env.ZT_DEV_ROTATE_SECONDS ?? 60),
     output,
@@ -78,5 +96,5 @@ output(
 )
 output(
   'dev',
-  `  SVIDs rotate every ${process.env.ZT_DEV_ROTATE_SECONDS ?? 60}s under .dev/spiffe/. Ctrl-C stops everything.`,
+  `  SVIDs rotate every ${process.env.ZT_DEV_ROTATE_SECONDS ?? 60}s under ${join(stateDir, 'spiffe')}. Ctrl-C stops everything.`,
 )

@@ -202,7 +202,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       })
 
     const processes: Record<ServiceName, ManagedProcess> = {
-      'dev-ca': make('dev-ca', 'packages/spiffe', 'bin/dev-ca.ts', {}, [
+      'dev-ca': make('dev-ca', 'packages/spiffe', 'src/dev-ca-cli.ts', {}, [
         '--dir',
         svidDir,
         '--trust-domain',
