@@ -190,6 +190,9 @@ t.test('the configuration contract of RULES.md', async (t) => {
     app(example, 'frontend').env.API_GATEWAY_URL,
     'http://api-gateway.services.svc.cluster.local:8000',
   )
+  // Each hop trusts X-Forwarded-For only from the hop before it.
+  t.equal(app(example, 'frontend').env.TRUSTED_PROXIES, '10.0.96.0/19')
+  t.equal(app(example, 'api-gateway').env.TRUSTED_PROXIES, '10.0.64.0/19')
   const gateway = app(example, 'api-gateway').env
   t.equal(gateway.URL_SERVICE_URL, 'https://url-service.services.svc.cluster.local:8443')
   t.equal(gateway.URL_SERVICE_ID, 'spiffe://zt.example.com/ns/services/sa/url-service')

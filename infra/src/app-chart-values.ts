@@ -24,6 +24,10 @@ export interface AppChartInputs {
   readonly queueUrl: string
   readonly databaseCidrs: readonly string[]
   readonly awsEndpointCidrs: readonly string[]
+  /** Where pods get addresses (the node subnets with the VPC CNI). */
+  readonly podCidrs: readonly string[]
+  /** Where an internet-facing load balancer connects from. */
+  readonly publicCidrs: readonly string[]
 }
 
 // ===========================================================================
@@ -55,5 +59,10 @@ export function appChartValues(inputs: AppChartInputs): Record<string, unknown> 
       databaseCidrs: [...inputs.databaseCidrs],
       awsEndpointCidrs: [...inputs.awsEndpointCidrs],
     },
+    // X-Forwarded-For is trusted one hop at a time, so rate limits key on the
+    // browser's address: the frontend trusts a load balancer (public subnets)
+    // or an ingress controller pod; the gateway trusts the frontend pods.
+    frontend: { trustedProxies: [...inputs.publicCidrs, ...inputs.podCidrs] },
+    apiGateway: { trustedProxies: [...inputs.podCidrs] },
   }
 }

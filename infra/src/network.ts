@@ -30,6 +30,10 @@ export class Network extends Construct {
   readonly endpointCidrs: string[]
   /** CIDRs of the database subnets (literal strings, known at synth). */
   readonly databaseCidrs: string[]
+  /** CIDRs of the node subnets: with the VPC CNI, pods take their addresses here. */
+  readonly podCidrs: string[]
+  /** CIDRs of the public subnets, where an internet-facing load balancer sits. */
+  readonly publicCidrs: string[]
 
   constructor(scope: Construct, id: string, props: NetworkProps) {
     super(scope, id)
@@ -72,6 +76,8 @@ export class Network extends Construct {
 
     this.endpointCidrs = this.cidrsOf(subnetGroups.endpoints)
     this.databaseCidrs = this.cidrsOf(subnetGroups.data)
+    this.podCidrs = this.cidrsOf(subnetGroups.nodes)
+    this.publicCidrs = this.cidrsOf(subnetGroups.public)
   }
 
   private cidrsOf(subnetGroupName: string): string[] {

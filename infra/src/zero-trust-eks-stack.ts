@@ -198,6 +198,8 @@ export class ZeroTrustEksStack extends Stack {
         queueUrl: data.queue.queueUrl,
         databaseCidrs: network.databaseCidrs,
         awsEndpointCidrs: network.endpointCidrs,
+        podCidrs: network.podCidrs,
+        publicCidrs: network.publicCidrs,
       }),
     })
     // Policies must be enforced, identities issuable and credentials

@@ -48,6 +48,8 @@ const inputs = (identityMode: AppChartInputs['identityMode']): AppChartInputs =>
   queueUrl: `https://sqs.eu-west-1.amazonaws.com/${account}/ZeroTrustEks-DataEvents-XYZ`,
   databaseCidrs: ['10.40.96.64/27', '10.40.96.96/27'],
   awsEndpointCidrs: ['10.40.96.0/27', '10.40.96.32/27'],
+  podCidrs: ['10.40.32.0/19', '10.40.64.0/19'],
+  publicCidrs: ['10.40.0.0/24', '10.40.1.0/24'],
 })
 
 function template(values: Record<string, unknown>) {
@@ -70,6 +72,11 @@ for (const mode of ['podIdentity', 'irsa'] as const) {
     for (const cidr of ['10.40.96.0/27', '10.40.96.32/27', '10.40.96.64/27', '10.40.96.96/27']) {
       t.match(manifests, cidr, `NetworkPolicy opens ${cidr}`)
     }
+    t.match(
+      manifests,
+      /name: TRUSTED_PROXIES\n\s+value: "10\.40\.0\.0\/24,10\.40\.1\.0\/24,10\.40\.32\.0\/19,10\.40\.64\.0\/19"/,
+    )
+    t.match(manifests, /name: TRUSTED_PROXIES\n\s+value: "10\.40\.32\.0\/19,10\.40\.64\.0\/19"/)
     t.match(manifests, 'ztdb.abcdefghij.eu-west-1.rds.amazonaws.com')
     t.match(manifests, 'ZeroTrustEks-DataEvents-XYZ')
     t.match(manifests, 'DataAppUserSecret-AbCdEf')

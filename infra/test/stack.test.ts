@@ -382,6 +382,14 @@ t.test('the app chart is the local chart asset, its values wired from the stack'
       databaseCidrs: ['10.40.96.64/27', '10.40.96.96/27'],
     },
   })
+  // The gateway trusts X-Forwarded-For from the pod (node) subnets only; the
+  // frontend from those and the public subnets where a load balancer sits.
+  const gatewayProxies = (values.apiGateway as { trustedProxies: string[] }).trustedProxies
+  const frontendProxies = (values.frontend as { trustedProxies: string[] }).trustedProxies
+  t.equal(gatewayProxies.length, 2)
+  for (const cidr of gatewayProxies) t.match(cidr, /^10\.40\.\d+\.0\/19$/)
+  t.same(frontendProxies.slice(2), gatewayProxies)
+  for (const cidr of frontendProxies.slice(0, 2)) t.match(cidr, /^10\.40\.\d+\.0\/24$/)
   const dependsOn = s.resources[app.id]?.DependsOn ?? []
   for (const id of [only(s, 'AWS::EKS::Addon', 'VpcCni').id, ...Object.values(roleIds)]) {
     t.ok(dependsOn.includes(id), `installed after ${id}`)
