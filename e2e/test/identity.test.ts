@@ -1,0 +1,51 @@
+/**
+ * Suite 1: identity attacks on the running system. url-service answers only
+ * the api-gateway's SVID; every other certificate gets no answer (or, for a
+ * valid member of the trust domain, a 403 problem). The gateway refuses a
+ * url-service impostor holding a valid SVID under the wrong ID.
+ */
+import t from 'tap'
+import { describe, runIdentityAttacks, runImpostorUrlService } from '../src/identity.js'
+import { startE2eStack } from '../src/stack.js'
+
+const stack = await startE2eStack()
+t.teardown(() => stack.stop())
+
+t.test('url-service answers only the api-gateway', async (t) => {
+  const { control, attacks } = await runIdentityAttacks(stack)
+  t.comment(describe(control))
+  t.equal(control.status, 200, 'control: the real gateway SVID is answered')
+  for (const attack of attacks) {
+    t.comment(describe(attack))
+    if (attack.outcome === 'answered') {
+      t.equal(attack.status, 403, `${attack.tried}: only a 403 refusal`)
+      t.match(attack.contentType, /^application\/problem\+json/, 'as problem+json')
+    } else {
+      t.pass(`${attack.tried}: no answer`)
+    }
+  }
+  const answered = attacks.filter((a) => a.outcome === 'answered')
+  t.same(
+    answered.map((a) => a.tried),
+    attacks.filter((a) => /frontend's ID|worker's own/.test(a.tried)).map((a) => a.tried),
+    'only trust-domain members reach HTTP (and get 403); every other certificate is cut at TLS',
+  )
+  t.comment(
+    `${attacks.length} attacks: ${attacks.length - answered.length} refused at TLS, ${answered.length} refused with 403, 0 answered with data`,
+  )
+})
+
+t.test(
+  'the gateway refuses a url-service impostor with a valid SVID under the wrong ID',
+  async (t) => {
+    const result = await runImpostorUrlService(stack)
+    t.comment(
+      `impostor presenting the worker's SVID: gateway answered HTTP ${result.status} ${result.contentType}; impostor saw ${result.connections} connection(s) and ${result.requestsSeen} HTTP request(s); gateway log: ${result.reason}`,
+    )
+    t.equal(result.status, 503, 'the gateway answers 503')
+    t.match(result.contentType, /^application\/problem\+json/)
+    t.notMatch(result.body, /evil\.example|stolen/, "the impostor's data is never relayed")
+    t.ok(result.connections > 0, 'the gateway did connect to the impostor (and then refused it)')
+    t.equal(result.requestsSeen, 0, 'no request (and no data) ever reached the impostor')
+  },
+)
