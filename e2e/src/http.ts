@@ -4,6 +4,8 @@ export interface Answer {
   status: number
   contentType: string
   location: string | null
+  /** The Connection header: "close" when the server is going away. */
+  connection: string | null
   body: string
   json: unknown
 }
@@ -28,6 +30,7 @@ export async function call(
     status: response.status,
     contentType: response.headers.get('content-type') ?? '',
     location: response.headers.get('location'),
+    connection: response.headers.get('connection'),
     body,
     json,
   }

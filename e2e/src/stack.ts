@@ -58,8 +58,8 @@ export async function startE2eStack(
     await stack.stop()
     await rm(stateDir, { recursive: true, force: true })
   }
-  return {
-    ...stack,
+  // Object.create keeps the stack's getters live (postgres, sqs after a restart).
+  return Object.assign(Object.create(stack) as Stack, {
     logs,
     linesSince: (mark: number, name?: string) =>
       logs
@@ -72,5 +72,5 @@ export async function startE2eStack(
         .map((l) => `${l.name}: ${l.line}`)
         .join('\n'),
     stop,
-  }
+  })
 }

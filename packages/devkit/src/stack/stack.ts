@@ -82,8 +82,15 @@ export interface Stack {
   readonly svidDir: string
   readonly trustDomain: string
   readonly processes: Record<ServiceName, ManagedProcess>
+  /** The running emulator and database (replaced by startQueue / startPostgres). */
   readonly sqs: FauxqsServer
   readonly postgres: EmbeddedServer
+  /** Fault drills: stop PostgreSQL, then start it again on the same data and port. */
+  stopPostgres(): Promise<void>
+  startPostgres(): Promise<void>
+  /** Fault drills: stop the SQS emulator, then start it again with the same (empty) queues. */
+  stopQueue(): Promise<void>
+  startQueue(): Promise<void>
   /** Waits until a service's ops port says it is ready. */
   waitReady(name: Exclude<ServiceName, 'dev-ca'>, timeoutMs?: number): Promise<void>
   /** Stops every process, then the emulator and PostgreSQL. Safe to call twice. */
@@ -146,27 +153,32 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   }
 
   try {
-    const postgres = await startEmbeddedPostgres({
-      dataDir: join(options.stateDir, 'postgres'),
-      port: ports.postgres,
-    })
-    cleanup.push(() => postgres.stop())
+    const startPostgres = () =>
+      startEmbeddedPostgres({ dataDir: join(options.stateDir, 'postgres'), port: ports.postgres })
+    let postgres: EmbeddedServer | undefined = await startPostgres()
+    cleanup.push(async () => postgres?.stop())
     await ensureDatabase(postgres.adminUrl)
-    const databaseUrl = postgres.adminUrl.replace(/\/postgres$/, `/${databaseName}`)
+    const adminUrl = postgres.adminUrl
+    const databaseUrl = adminUrl.replace(/\/postgres$/, `/${databaseName}`)
     output(
       'dev',
       `PostgreSQL ready on 127.0.0.1:${ports.postgres} (data in ${join(options.stateDir, 'postgres')})`,
     )
 
-    const sqs = await startFauxqs({ port: ports.sqs, logger: false })
-    cleanup.push(() => sqs.stop())
-    const dlq = sqs.createQueue(`${queueName}-dlq`)
-    const queue = sqs.createQueue(queueName, {
-      attributes: {
-        VisibilityTimeout: '30',
-        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.queueArn, maxReceiveCount: 5 }),
-      },
-    })
+    const startQueue = async () => {
+      const server = await startFauxqs({ port: ports.sqs, logger: false })
+      const dlq = server.createQueue(`${queueName}-dlq`)
+      const queue = server.createQueue(queueName, {
+        attributes: {
+          VisibilityTimeout: '30',
+          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.queueArn, maxReceiveCount: 5 }),
+        },
+      })
+      return { server, queueUrl: queue.queueUrl }
+    }
+    const queue = await startQueue()
+    let sqs: FauxqsServer | undefined = queue.server
+    cleanup.push(async () => sqs?.stop())
     output('dev', `SQS emulator (fauxqs) ready on 127.0.0.1:${ports.sqs}, queue ${queue.queueUrl}`)
 
     const svidDir = join(options.stateDir, 'spiffe')
@@ -290,13 +302,33 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       apiGatewayUrl: `http://127.0.0.1:${ports.apiGateway}`,
       urlServiceUrl: `https://127.0.0.1:${ports.urlService}`,
       databaseUrl,
-      adminDatabaseUrl: postgres.adminUrl,
+      adminDatabaseUrl: adminUrl,
       queueUrl: queue.queueUrl,
       svidDir,
       trustDomain,
       processes,
-      sqs,
-      postgres,
+      get sqs() {
+        if (!sqs) throw new Error('the SQS emulator is stopped')
+        return sqs
+      },
+      get postgres() {
+        if (!postgres) throw new Error('PostgreSQL is stopped')
+        return postgres
+      },
+      stopPostgres: async () => {
+        await postgres?.stop()
+        postgres = undefined
+      },
+      startPostgres: async () => {
+        postgres ??= await startPostgres()
+      },
+      stopQueue: async () => {
+        await sqs?.stop()
+        sqs = undefined
+      },
+      startQueue: async () => {
+        sqs ??= (await startQueue()).server
+      },
       waitReady,
       stop: () => {
         stopping ??= stopAll()

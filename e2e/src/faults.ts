@@ -1,0 +1,299 @@
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { freePort, ManagedProcess, waitForOk } from '@zt/devkit'
+import { call, poll, postJson } from './http.js'
+import type { E2eStack } from './stack.js'
+
+export interface LoadCount {
+  ok: number
+  failed: number
+  /** A few failure descriptions, for the report. */
+  failures: string[]
+}
+
+/**
+ * Keeps `concurrency` requests in flight until `stop()` resolves; each
+ * request is one call of `send`, which returns a failure description or
+ * undefined. Bounded by the caller's stop signal.
+ */
+export async function loadUntil(
+  concurrency: number,
+  send: (n: number) => Promise<string | undefined>,
+  stop: Promise<unknown>,
+): Promise<LoadCount> {
+  const count: LoadCount = { ok: 0, failed: 0, failures: [] }
+  let done = false
+  void stop.then(() => {
+    done = true
+  })
+  let n = 0
+  const worker = async () => {
+    while (!done) {
+      const failure = await send(n++).catch((error: unknown) => String(error))
+      if (failure === undefined) count.ok++
+      else {
+        count.failed++
+        if (count.failures.length < 5) count.failures.push(failure)
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, worker))
+  return count
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** A link to read and follow during the fault runs. */
+export async function createLink(gatewayUrl: string, alias: string): Promise<string> {
+  const created = await postJson(`${gatewayUrl}/api/urls`, {
+    url: `https://example.com/${alias}`,
+    alias,
+  })
+  if (created.status !== 201) throw new Error(`create ${alias}: ${created.status} ${created.body}`)
+  return alias
+}
+
+/** Reads through the gateway (read, list, create): a failure is any non-2xx answer. */
+export function gatewayTraffic(gatewayUrl: string, alias: string) {
+  return async (n: number): Promise<string | undefined> => {
+    const answer =
+      n % 3 === 0
+        ? await postJson(`${gatewayUrl}/api/urls`, { url: `https://example.com/load/${n}` })
+        : n % 3 === 1
+          ? await call(`${gatewayUrl}/api/urls/${alias}`)
+          : await call(`${gatewayUrl}/api/urls?limit=5`)
+    return answer.status < 300 ? undefined : `HTTP ${answer.status} ${answer.body.slice(0, 160)}`
+  }
+}
+
+async function svidSerial(stack: E2eStack, workload: string): Promise<string> {
+  const pem = await readFile(join(stack.svidDir, workload, 'svid.pem'), 'utf8')
+  return pem.slice(30, 90)
+}
+
+/** Requests flow while the dev CA re-issues every SVID; counts rotations seen. */
+export async function svidRotationUnderLoad(
+  stack: E2eStack,
+  durationMs: number,
+): Promise<LoadCount & { rotations: number }> {
+  const alias = await createLink(stack.apiGatewayUrl, `rot-${Date.now().toString(36)}`)
+  const serials = new Set<string>()
+  let watching = true
+  const watcher = (async () => {
+    while (watching) {
+      serials.add(await svidSerial(stack, 'url-service').catch(() => ''))
+      serials.add(await svidSerial(stack, 'api-gateway').catch(() => ''))
+      await sleep(250)
+    }
+  })()
+  const count = await loadUntil(4, gatewayTraffic(stack.apiGatewayUrl, alias), sleep(durationMs))
+  watching = false
+  await watcher
+  serials.delete('')
+  return { ...count, rotations: serials.size - 2 }
+}
+
+async function isReady(port: number): Promise<boolean> {
+  try {
+    return (await call(`http://127.0.0.1:${port}/readyz`, { timeoutMs: 1000 })).status === 200
+  } catch {
+    return false
+  }
+}
+
+export interface PostgresOutageResult {
+  /** Milliseconds from stopping PostgreSQL until url-service's /readyz failed. */
+  notReadyAfterMs: number
+  /** Milliseconds from starting PostgreSQL until /readyz answered 200 again. */
+  readyAgainAfterMs: number
+  stillRunning: string[]
+  readAfter: number
+}
+
+/** Stops PostgreSQL, watches readiness drop, starts it again on the same data and port. */
+export async function postgresOutage(
+  stack: E2eStack,
+  downMs: number,
+): Promise<PostgresOutageResult> {
+  const port = stack.ports.urlServiceOps
+  if (!(await isReady(port))) throw new Error('url-service not ready before the outage')
+  const stoppedAt = Date.now()
+  await stack.stopPostgres()
+  const notReadyAt = await poll(
+    'readiness drops',
+    async () => ((await isReady(port)) ? undefined : Date.now()),
+    10_000,
+    100,
+  )
+  await sleep(Math.max(0, downMs - (Date.now() - stoppedAt)))
+  const startedAt = Date.now()
+  await stack.startPostgres()
+  const readyAt = await poll(
+    'readiness recovers',
+    async () => ((await isReady(port)) ? Date.now() : undefined),
+    30_000,
+    100,
+  )
+  const alias = await createLink(stack.apiGatewayUrl, `pg-${Date.now().toString(36)}`)
+  const read = await call(`${stack.apiGatewayUrl}/api/urls/${alias}`)
+  return {
+    notReadyAfterMs: notReadyAt - stoppedAt,
+    readyAgainAfterMs: readyAt - startedAt,
+    stillRunning: (['url-service', 'worker', 'api-gateway', 'frontend'] as const).filter(
+      (name) => stack.processes[name].running,
+    ),
+    readAfter: read.status,
+  }
+}
+
+export interface QueueOutageResult {
+  clicks: number
+  counted: number
+  drainedAfterMs: number
+}
+
+/** Stops the SQS emulator, follows a link `clicks` times, starts it again; every click must be counted once. */
+export async function queueOutage(
+  stack: E2eStack,
+  downMs: number,
+  clicks: number,
+): Promise<QueueOutageResult> {
+  const alias = await createLink(stack.apiGatewayUrl, `sqs-${Date.now().toString(36)}`)
+  await stack.stopQueue()
+  const stoppedAt = Date.now()
+  for (let i = 0; i < clicks; i++) {
+    const followed = await call(`${stack.apiGatewayUrl}/r/${alias}`)
+    if (followed.status !== 302) throw new Error(`redirect during the outage: ${followed.status}`)
+    await sleep(Math.floor(downMs / (clicks + 1)))
+  }
+  await sleep(Math.max(0, downMs - (Date.now() - stoppedAt)))
+  const startedAt = Date.now()
+  await stack.startQueue()
+  let counted = 0
+  await poll(
+    'clicks counted',
+    async () => {
+      const record = await call(`${stack.apiGatewayUrl}/api/urls/${alias}`)
+      counted = (record.json as { clicks?: number } | undefined)?.clicks ?? 0
+      return counted >= clicks ? counted : undefined
+    },
+    30_000,
+    500,
+  ).catch(() => counted)
+  const drainedAfterMs = Date.now() - startedAt
+  // Redelivered messages would show up as extra clicks a little later.
+  await sleep(2000)
+  const record = await call(`${stack.apiGatewayUrl}/api/urls/${alias}`)
+  counted = (record.json as { clicks?: number } | undefined)?.clicks ?? 0
+  return { clicks, counted, drainedAfterMs }
+}
+
+export interface SigtermResult {
+  inFlight: number
+  completed: number
+  failures: string[]
+  exitCode: number | null
+}
+
+/** Sends a burst, SIGTERMs `name` while it is in flight, then starts it again. */
+export async function sigtermInFlight(
+  stack: E2eStack,
+  name: 'url-service' | 'api-gateway',
+  burst: number,
+): Promise<SigtermResult> {
+  const alias = await createLink(stack.apiGatewayUrl, `term-${name}-${Date.now().toString(36)}`)
+  const send = gatewayTraffic(stack.apiGatewayUrl, alias)
+  const pending = Array.from({ length: burst }, (_, n) =>
+    send(n).catch((error: unknown) => `network: ${String(error)}`),
+  )
+  // Let the requests reach the process, then ask it to stop.
+  await sleep(5)
+  const exited = stack.processes[name].stop('SIGTERM', 30_000)
+  const results = await Promise.all(pending)
+  const exitCode = await exited
+  stack.processes[name].start()
+  await stack.waitReady(name)
+  const failures = results.filter((r): r is string => r !== undefined)
+  return {
+    inFlight: burst,
+    completed: burst - failures.length,
+    failures: failures.slice(0, 5),
+    exitCode,
+  }
+}
+
+export interface RoundRobinResult extends LoadCount {
+  retried: number
+  /** Bare 503 "closing" answers among the retried. */
+  closing: number
+  perInstance: number[]
+}
+
+/**
+ * Two api-gateway instances behind a round-robin client that moves on to
+ * the other instance when one refuses a connection (what a Service does
+ * once readiness fails). One instance gets SIGTERM mid-load.
+ */
+export async function roundRobinSigterm(
+  stack: E2eStack,
+  durationMs: number,
+): Promise<RoundRobinResult> {
+  const alias = await createLink(stack.apiGatewayUrl, `rr-${Date.now().toString(36)}`)
+  const real = stack.processes['api-gateway'].spec
+  const [port, opsPort] = [await freePort(), await freePort()]
+  const second = new ManagedProcess({
+    ...real,
+    env: { ...real.env, PORT: String(port), OPS_PORT: String(opsPort) },
+  })
+  second.start()
+  try {
+    await waitForOk(`http://127.0.0.1:${opsPort}/readyz`, {
+      timeoutMs: 60_000,
+      isAlive: () => second.running,
+    })
+    const instances = [stack.apiGatewayUrl, `http://127.0.0.1:${port}`]
+    const perInstance = [0, 0]
+    let retried = 0
+    let closing = 0
+    const send = async (n: number) => {
+      for (let attempt = 0; attempt < instances.length; attempt++) {
+        const index = (n + attempt) % instances.length
+        try {
+          const answer =
+            n % 2 === 0
+              ? await call(`${instances[index]}/api/urls/${alias}`)
+              : await call(`${instances[index]}/api/urls?limit=3`)
+          // Fastify answers a request that arrives on a kept-alive connection
+          // while the server closes with a bare 503 and Connection: close,
+          // before any route runs: the instance is going away, so (GETs only)
+          // the client moves on, as a proxy's retry policy would.
+          if (
+            answer.status === 503 &&
+            answer.connection === 'close' &&
+            !answer.contentType.startsWith('application/problem+json')
+          ) {
+            closing++
+            throw new Error('instance closing')
+          }
+          perInstance[index] = (perInstance[index] ?? 0) + 1
+          return answer.status < 300
+            ? undefined
+            : `instance ${index}: HTTP ${answer.status} ${answer.body.slice(0, 100)}`
+        } catch (error) {
+          // Only idempotent GETs are sent, so trying the other instance is safe.
+          retried++
+          if (attempt === instances.length - 1) return `network: ${String(error)}`
+        }
+      }
+      return 'unreachable'
+    }
+    const stop = sleep(durationMs)
+    const load = loadUntil(4, send, stop)
+    await sleep(durationMs / 3)
+    await second.stop('SIGTERM', 30_000)
+    const count = await load
+    return { ...count, retried, closing, perInstance }
+  } finally {
+    await second.stop('SIGTERM', 10_000)
+  }
+}
