@@ -1,0 +1,208 @@
+/**
+ * `pnpm bench`: load through frontend -> api-gateway -> url-service on the
+ * same stack `pnpm dev` runs, against a bare Fastify hello-world and a
+ * plain-HTTP hop measured in the same run. Prints requests per second,
+ * latency percentiles, CPU seconds per 1000 requests and RSS per process,
+ * and the ratios behind the goals in issue 9. Not a test: nothing asserted.
+ */
+import { readFileSync } from 'node:fs'
+import { cpus, totalmem } from 'node:os'
+import { freePort, ManagedProcess, waitForOk } from '@zt/devkit'
+import autocannon from 'autocannon'
+import { postJson } from '../src/http.js'
+import { commandLine, descendants } from '../src/processes.js'
+import { repoRoot } from '../src/root.js'
+import { startE2eStack } from '../src/stack.js'
+
+const seconds = Number(process.env.BENCH_SECONDS ?? 6)
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 16)
+const out = (line = '') => process.stdout.write(`${line}\n`)
+const ticks = 100 // USER_HZ on Linux
+
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / ticks
+  } catch {
+    return 0
+  }
+}
+
+function rssMb(pid: number): number {
+  try {
+    const kb = Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)?.[1])
+    return kb / 1024
+  } catch {
+    return 0
+  }
+}
+
+interface Run {
+  name: string
+  rps: number
+  p50: number
+  p90: number
+  p99: number
+  total: number
+  errors: number
+  statuses: string
+  cpuPer1000: Record<string, number>
+  rss: Record<string, number>
+}
+
+async function measure(
+  name: string,
+  processes: () => Record<string, number[]>,
+  options: autocannon.Options,
+): Promise<Run> {
+  const pids = processes()
+  const before = Object.fromEntries(
+    Object.entries(pids).map(([n, list]) => [n, list.reduce((s, p) => s + cpuSeconds(p), 0)]),
+  )
+  const result = await autocannon({ connections, duration: seconds, ...options })
+  const total = result.requests.total
+  const after = processes()
+  const cpuPer1000 = Object.fromEntries(
+    Object.entries(after).map(([n, list]) => [
+      n,
+      ((list.reduce((s, p) => s + cpuSeconds(p), 0) - (before[n] ?? 0)) / Math.max(total, 1)) *
+        1000,
+    ]),
+  )
+  const rss = Object.fromEntries(
+    Object.entries(after).map(([n, list]) => [n, list.reduce((s, p) => s + rssMb(p), 0)]),
+  )
+  const run: Run = {
+    name,
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p90: result.latency.p90,
+    p99: result.latency.p99,
+    total,
+    errors: result.errors + result.timeouts,
+    statuses: Object.entries(result.statusCodeStats ?? {})
+      .map(([code, s]) => `${code}x${s.count ?? 0}`)
+      .join(' '),
+    cpuPer1000,
+    rss,
+  }
+  out(
+    `${name.padEnd(44)} ${run.rps.toFixed(0).padStart(6)} rps  p50 ${run.p50} ms  p90 ${run.p90} ms  p99 ${run.p99} ms  (${total} requests, ${run.errors} errors, ${run.statuses})`,
+  )
+  out(
+    `${''.padEnd(44)} CPU s/1000 req: ${Object.entries(cpuPer1000)
+      .map(([n, v]) => `${n} ${v.toFixed(3)}`)
+      .join(', ')}`,
+  )
+  return run
+}
+
+out(
+  `machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}; ${seconds} s per run, ${connections} connections`,
+)
+out('starting the stack (same startStack as pnpm dev; LOG_LEVEL=warn, rate limit lifted)...')
+const stack = await startE2eStack({
+  logLevel: 'warn',
+  env: { 'api-gateway': { RATE_LIMIT_MAX: '100000000' } },
+})
+const baselines: ManagedProcess[] = []
+try {
+  const helloPort = await freePort()
+  const hopPort = await freePort()
+  const baseline = (args: string[]) =>
+    new ManagedProcess({
+      name: 'baseline',
+      cwd: `${repoRoot}/e2e`,
+      entry: 'bench/baseline.ts',
+      args,
+      env: { NODE_ENV: 'production' },
+      output: (_n, line) => out(`baseline: ${line}`),
+    })
+  const hello = baseline(['hello', String(helloPort)])
+  const hop = baseline(['hop', String(hopPort), `http://127.0.0.1:${helloPort}`])
+  baselines.push(hello, hop)
+  hello.start()
+  hop.start()
+  await waitForOk(`http://127.0.0.1:${helloPort}/`, { timeoutMs: 30_000 })
+  await waitForOk(`http://127.0.0.1:${hopPort}/`, { timeoutMs: 30_000 })
+
+  const pid = (p: ManagedProcess) => (p.pid === undefined ? [] : [p.pid])
+  const postgresPids = () =>
+    descendants(process.pid).filter((p) => /^postgres|\/postgres /.test(commandLine(p)))
+  const services = () => ({
+    frontend: pid(stack.processes.frontend),
+    'api-gateway': pid(stack.processes['api-gateway']),
+    'url-service': pid(stack.processes['url-service']),
+    worker: pid(stack.processes.worker),
+    postgres: postgresPids(),
+  })
+
+  const alias = `bench-${Date.now().toString(36)}`
+  const created = await postJson(`${stack.apiGatewayUrl}/api/urls`, {
+    url: 'https://example.com/bench',
+    alias,
+  })
+  if (created.status !== 201) throw new Error(`could not create the bench link: ${created.body}`)
+  // Warm-up: JIT and connection pools.
+  await autocannon({ url: `${stack.frontendUrl}/r/${alias}`, connections: 4, duration: 2 })
+  await autocannon({ url: `http://127.0.0.1:${hopPort}/`, connections: 4, duration: 1 })
+
+  out()
+  const bare = await measure('bare Fastify hello-world', () => ({ hello: pid(hello) }), {
+    url: `http://127.0.0.1:${helloPort}/`,
+  })
+  const plain = await measure(
+    'plain-HTTP hop -> hello-world',
+    () => ({ hop: pid(hop), hello: pid(hello) }),
+    { url: `http://127.0.0.1:${hopPort}/` },
+  )
+  const read = await measure('read via api-gateway -> url-service (mTLS)', services, {
+    url: `${stack.apiGatewayUrl}/api/urls/${alias}`,
+  })
+  const redirect = await measure('redirect frontend -> gateway -> url-service', services, {
+    url: `${stack.frontendUrl}/r/${alias}`,
+  })
+  const create = await measure('create frontend -> gateway -> url-service', services, {
+    url: `${stack.frontendUrl}/api/urls`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ url: 'https://example.com/bench/create' }),
+  })
+  const rate = Math.min(1000, Math.floor(redirect.rps * 0.8))
+  const fixed = await measure(`redirect end to end at ${rate} rps (fixed rate)`, services, {
+    url: `${stack.frontendUrl}/r/${alias}`,
+    overallRate: rate,
+  })
+
+  out()
+  out('RSS after the runs (MB):')
+  for (const [name, mb] of Object.entries({
+    ...fixed.rss,
+    'hello (baseline)': rssMb(hello.pid ?? 0),
+  }))
+    out(`  ${name.padEnd(18)} ${mb.toFixed(1)}`)
+  const hopExtra = (read.cpuPer1000['api-gateway'] ?? 0) - (plain.cpuPer1000.hop ?? 0)
+  out()
+  out('goals (issue 9):')
+  out(
+    `  end-to-end redirect / bare Fastify throughput: ${(redirect.rps / bare.rps).toFixed(3)} (goal >= 0.30)`,
+  )
+  out(
+    `  redirect p99 at ${rate} rps: ${fixed.p99} ms (goal <= 10 ms at 1000 rps${rate < 1000 ? `; the stack cannot sustain 1000 rps here, so measured at ${rate}` : ''})`,
+  )
+  out(
+    `  RSS per service: ${['frontend', 'api-gateway', 'url-service', 'worker']
+      .map((n) => `${n} ${(fixed.rss[n] ?? 0).toFixed(0)} MB`)
+      .join(', ')} (goal <= 80 MB each)`,
+  )
+  out(
+    `  mTLS hop over plain: gateway ${(read.cpuPer1000['api-gateway'] ?? 0).toFixed(3)} - plain hop ${(plain.cpuPer1000.hop ?? 0).toFixed(3)} = ${hopExtra.toFixed(3)} vCPU per 1000 rps (goal <= 0.06)`,
+  )
+  out(
+    `  also: plain hop / bare ${(plain.rps / bare.rps).toFixed(3)}; gateway read / bare ${(read.rps / bare.rps).toFixed(3)}; create / bare ${(create.rps / bare.rps).toFixed(3)}`,
+  )
+} finally {
+  for (const p of baselines) await p.stop('SIGTERM', 5000)
+  await stack.stop()
+}
