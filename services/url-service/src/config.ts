@@ -99,6 +99,9 @@ const serverSchema = schema
     SPIFFE_ENDPOINT_SOCKET: optionalText,
     SPIFFE_SVID_DIR: optionalText,
     AUTHORIZED_CALLERS: env.list(),
+    // Where clicks and creations are published. Without it they wait in the
+    // outbox (start-up logs a warning): tests of other concerns need no SQS.
+    EVENTS_QUEUE_URL: env.url().optional(),
   })
   .superRefine((value, ctx) => {
     if ((value.SPIFFE_ENDPOINT_SOCKET === undefined) === (value.SPIFFE_SVID_DIR === undefined)) {

@@ -11,6 +11,8 @@ import pino, { type Logger } from 'pino'
 import { buildApp, serviceName } from './app.js'
 import type { ServerConfig } from './config.js'
 import { type Database, openDatabase } from './db/database.js'
+import { outboxVisitRecorder } from './events/outbox.js'
+import { type OutboxRelay, startEventRelay } from './events/relay.js'
 import { svidReadiness, waitForSvid } from './mtls.js'
 import type { VisitRecorder } from './visits.js'
 
@@ -80,7 +82,7 @@ export async function startService(
     db,
     logger,
     registry,
-    ...(options.visits ? { visits: options.visits } : {}),
+    visits: options.visits ?? outboxVisitRecorder(db),
     mtls: {
       source,
       trustDomain: config.TRUST_DOMAIN,
@@ -98,13 +100,27 @@ export async function startService(
       svid: svidReadiness(source),
     },
   })
+  let relay: OutboxRelay | undefined
+  if (config.EVENTS_QUEUE_URL) {
+    relay = startEventRelay({
+      db,
+      queueUrl: config.EVENTS_QUEUE_URL,
+      region: config.AWS_REGION,
+      log: logger,
+      registry,
+    })
+  } else {
+    logger.warn('EVENTS_QUEUE_URL is not set: events stay in the outbox until a relay runs')
+  }
   const stop = await runService({
     listeners: [{ app, port: config.PORT, host: config.HOST }],
     ops: { ...ops, port: config.OPS_PORT, host: config.HOST },
     drainDelayMs: config.DRAIN_DELAY_MS,
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
     // After the listeners closed: in-flight requests still needed both.
+    // The relay finishes its batch in flight; the rest stays in the outbox.
     onShutdown: async () => {
+      await relay?.stop()
       await db.close()
       await source.close()
     },

@@ -3,6 +3,7 @@ import { HttpProblem } from '@zt/service-kit'
 import { randomCode } from './codes.js'
 import { type Cursor, encodeCursor } from './cursor.js'
 import type { Database } from './db/database.js'
+import { createdEvent } from './events/event.js'
 
 interface UrlRow {
   code: string
@@ -53,10 +54,16 @@ export class UrlStore {
     const attempts = input.alias ? 1 : 5
     for (let attempt = 0; attempt < attempts; attempt++) {
       const code = input.alias ?? randomCode(this.codeLength)
+      // One statement: the url.created event commits with the row or not at all.
       const { rows } = await this.db.query<UrlRow>(
-        `INSERT INTO urls (code, url, expires_at) VALUES ($1, $2, $3)
-         ON CONFLICT (code) DO NOTHING RETURNING ${columns}`,
-        [code, input.url, input.expiresAt ?? null],
+        `WITH inserted AS (
+           INSERT INTO urls (code, url, expires_at) VALUES ($1, $2, $3)
+           ON CONFLICT (code) DO NOTHING RETURNING ${columns}
+         ), event AS (
+           INSERT INTO event_outbox (payload) SELECT $4::jsonb FROM inserted
+         )
+         SELECT * FROM inserted`,
+        [code, input.url, input.expiresAt ?? null, JSON.stringify(createdEvent({ code }))],
       )
       const row = rows[0]
       if (row) return toRecord(row)
