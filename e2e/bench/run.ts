@@ -102,9 +102,22 @@ out(
   `machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}; ${seconds} s per run, ${connections} connections`,
 )
 out('starting the stack (same startStack as pnpm dev; LOG_LEVEL=warn, rate limit lifted)...')
+// BENCH_PROFILE=<service> writes a V8 CPU profile of that process to
+// BENCH_PROFILE_DIR (default /tmp/zt-bench-profile) when the stack stops.
+const profiled = process.env.BENCH_PROFILE as 'frontend' | 'api-gateway' | 'url-service' | undefined
 const stack = await startE2eStack({
   logLevel: 'warn',
   env: { 'api-gateway': { RATE_LIMIT_MAX: '100000000' } },
+  ...(profiled
+    ? {
+        nodeArgs: {
+          [profiled]: [
+            '--cpu-prof',
+            `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR ?? '/tmp/zt-bench-profile'}`,
+          ],
+        },
+      }
+    : {}),
 })
 const baselines: ManagedProcess[] = []
 try {

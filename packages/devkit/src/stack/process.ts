@@ -7,6 +7,8 @@ export interface ProcessSpec {
   /** Entry file, relative to cwd (TypeScript is run through tsx). */
   entry: string
   args?: string[]
+  /** Extra Node flags before the entry, e.g. --cpu-prof for a benchmark. */
+  nodeArgs?: string[]
   cwd: string
   env: Record<string, string>
   /** Receives each formatted output line. */
@@ -45,7 +47,13 @@ export class ManagedProcess {
     if (this.running) throw new Error(`${this.spec.name} is already running`)
     const child = spawn(
       process.execPath,
-      ['--conditions=zt-source', '--import=tsx', this.spec.entry, ...(this.spec.args ?? [])],
+      [
+        ...(this.spec.nodeArgs ?? []),
+        '--conditions=zt-source',
+        '--import=tsx',
+        this.spec.entry,
+        ...(this.spec.args ?? []),
+      ],
       {
         cwd: this.spec.cwd,
         env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...this.spec.env },

@@ -65,6 +65,8 @@ export interface StackOptions {
   logLevel?: string
   /** Extra environment per process, e.g. shorter timeouts in tests. */
   env?: Partial<Record<ServiceName, Record<string, string>>>
+  /** Extra Node flags per process, e.g. `--cpu-prof` in a benchmark. */
+  nodeArgs?: Partial<Record<ServiceName, string[]>>
   output: (name: string, line: string) => void
   readyTimeoutMs?: number
 }
@@ -209,6 +211,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         cwd: join(root, dir),
         entry,
         ...(args ? { args } : {}),
+        ...(options.nodeArgs?.[name] ? { nodeArgs: options.nodeArgs[name] } : {}),
         env: { ...common, ...env, ...(options.env?.[name] ?? {}) },
         output,
       })
