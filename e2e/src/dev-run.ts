@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { devPorts, isPortFree, type StackPorts } from '@zt/devkit'
 import { descendants, isAlive } from './processes.js'
@@ -21,20 +22,22 @@ export class DevRun {
     readonly ports: StackPorts,
     portOffset: number,
   ) {
-    this.child = spawn(
-      join(repoRoot, 'node_modules/.bin/tsx'),
-      ['--conditions=zt-source', 'scripts/dev.ts'],
-      {
-        cwd: repoRoot,
-        detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: {
-          ...process.env,
-          ZT_DEV_STATE_DIR: stateDir,
-          ZT_DEV_PORT_OFFSET: String(portOffset),
-        },
+    // Exactly the root package.json "dev" script, as `pnpm dev` runs it
+    // (pnpm itself only adds node_modules/.bin to PATH and waits).
+    const { scripts } = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {
+      scripts: { dev: string }
+    }
+    this.child = spawn('sh', ['-c', scripts.dev], {
+      cwd: repoRoot,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        PATH: `${join(repoRoot, 'node_modules/.bin')}:${process.env.PATH ?? ''}`,
+        ZT_DEV_STATE_DIR: stateDir,
+        ZT_DEV_PORT_OFFSET: String(portOffset),
       },
-    )
+    })
     for (const stream of [this.child.stdout, this.child.stderr]) {
       let rest = ''
       stream?.setEncoding('utf8')

@@ -259,7 +259,11 @@ export interface ImpostorResult {
  * configured exactly like the stack's but pointed at the impostor, is asked
  * to create and read links; it must refuse the server and never send it data.
  */
-export async function runImpostorUrlService(stack: E2eStack): Promise<ImpostorResult> {
+export async function runImpostorUrlService(
+  stack: E2eStack,
+  /** Extra gateway environment; only weakened.ts uses it, to show the check failing. */
+  gatewayEnv: Record<string, string> = {},
+): Promise<ImpostorResult> {
   const worker = await readSvid(join(stack.svidDir, 'worker'))
   const bundle = await readFile(join(stack.svidDir, 'worker', 'bundle.pem'), 'utf8')
   let requestsSeen = 0
@@ -294,6 +298,7 @@ export async function runImpostorUrlService(stack: E2eStack): Promise<ImpostorRe
       PORT: String(port),
       OPS_PORT: String(opsPort),
       URL_SERVICE_URL: `https://127.0.0.1:${impostorPort}`,
+      ...gatewayEnv,
     },
   })
   gateway.start()

@@ -24,7 +24,10 @@ const stack = await startE2eStack({
     'url-service': { DRAIN_DELAY_MS: '1000' },
   },
 })
-t.teardown(() => stack.stop())
+t.teardown(async () => {
+  if (t.counts.fail > 0) t.comment(`last log lines:\n${stack.tail(60)}`)
+  await stack.stop()
+})
 
 t.test('SVIDs rotating every 2 s with requests flowing', async (t) => {
   const result = await svidRotationUnderLoad(stack, 10_000)

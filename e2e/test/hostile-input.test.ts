@@ -4,6 +4,7 @@
  * invalid row in the database, every service ready afterwards.
  */
 import fc from 'fast-check'
+import pg from 'pg'
 import t from 'tap'
 import {
   type HostileCase,
@@ -128,4 +129,16 @@ t.test('afterwards: no invalid row, every service ready', async (t) => {
     t.equal((await call(`http://127.0.0.1:${port}/readyz`)).status, 200, `${name} /readyz 200`)
     t.ok(stack.processes[name].running, `${name} still running`)
   }
+})
+
+t.test('the database check itself catches an invalid row', async (t) => {
+  // Written straight into the table, past every control, to prove the
+  // check above can fail.
+  const client = new pg.Client({ connectionString: stack.databaseUrl })
+  await client.connect()
+  t.teardown(() => client.end())
+  await client.query("insert into urls (code, url) values ('planted', 'javascript:alert(1)')")
+  const { invalid } = await invalidRows(stack.databaseUrl)
+  t.same(invalid, ['url "javascript:alert(1)"'], 'the planted row is reported')
+  await client.query("delete from urls where code = 'planted'")
 })
