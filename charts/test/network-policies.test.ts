@@ -9,16 +9,9 @@ import { parse } from 'yaml'
 import { type K8sObject, packageDir, renderChart } from '../src/helm.js'
 import { expectedPolicyDocuments, policyFiles, readPolicyFiles } from '../src/network-policies.js'
 
-const seedArticle = join(packageDir, '..', '..', 'shared', 'seed', '000_003bd1a13b7f51ee.txt')
-
-/** The YAML block the article prints under its `# zero-trust-eks-demo/.../<file>` comment. */
-function articleBlock(file: string): string {
-  const lines = readFileSync(seedArticle, 'utf8').split('\n')
-  const start = lines.indexOf(`# zero-trust-eks-demo/kubernetes/network-policies/${file}`)
-  if (start < 0) throw new Error(`${file} not found in the seed article`)
-  const end = lines.findIndex((line, index) => index > start && line.trim() === '')
-  return `${lines.slice(start, end).join('\n')}\n`
-}
+// The article's two YAML blocks, copied verbatim (see test/fixtures/README.md).
+const articleBlock = (file: string) =>
+  readFileSync(join(packageDir, 'test', 'fixtures', file), 'utf8')
 
 t.test('the seed policies are the article text, byte for byte', async (t) => {
   const files = readPolicyFiles()
