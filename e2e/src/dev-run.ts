@@ -23,11 +23,13 @@ export class DevRun {
     portOffset: number,
   ) {
     // Exactly the root package.json "dev" script, as `pnpm dev` runs it
-    // (pnpm itself only adds node_modules/.bin to PATH and waits).
+    // (pnpm itself only adds node_modules/.bin to PATH and waits); `exec`
+    // makes the command itself the process that Ctrl-C reaches and whose exit
+    // code we read, not a shell in between.
     const { scripts } = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {
       scripts: { dev: string }
     }
-    this.child = spawn('sh', ['-c', scripts.dev], {
+    this.child = spawn('sh', ['-c', `exec ${scripts.dev}`], {
       cwd: repoRoot,
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -47,7 +49,8 @@ export class DevRun {
         this.lines.push(...parts)
       })
     }
-    this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)))
+    // 'close', not 'exit': only then has every line the runner wrote been read.
+    this.exited = new Promise((resolve) => this.child.once('close', (code) => resolve(code)))
   }
 
   get pid(): number {
