@@ -169,6 +169,12 @@ export async function stackAuthority(stack: E2eStack): Promise<CertificateAuthor
   )
 }
 
+/** OpenSSL errors are long and multi-line; the alert name is what a reader needs. */
+function tlsMessage(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error)
+  return message.match(/tlsv1\d? alert [a-z ]+/)?.[0] ?? message.split('\n')[0] ?? message
+}
+
 async function attempt(stack: E2eStack, tried: string, credentials: Credentials): Promise<Attempt> {
   const bundle = await readFile(join(stack.svidDir, 'url-service', 'bundle.pem'), 'utf8')
   const mark = stack.logs.length
@@ -203,7 +209,7 @@ async function attempt(stack: E2eStack, tried: string, credentials: Credentials)
     return {
       tried,
       outcome: 'refused',
-      detail: error instanceof Error ? error.message : String(error),
+      detail: tlsMessage(error),
       layer: refusal
         ? `url-service SPIFFE verification after the handshake (attachMtls: ${reason ?? 'refused'}); connection destroyed`
         : 'url-service TLS handshake (OpenSSL: client certificate missing or not chained to the trust bundle)',
