@@ -1,0 +1,23 @@
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import { ManagedProcess } from '../src/stack/process.js'
+
+const here = dirname(fileURLToPath(import.meta.url))
+
+t.test('nodeArgs reach node before the entry (e.g. --cpu-prof for a benchmark)', async (t) => {
+  const lines: string[] = []
+  const child = new ManagedProcess({
+    name: 'probe',
+    cwd: join(here, '..'),
+    entry: 'test/fixtures/exec-argv.ts',
+    nodeArgs: ['--max-old-space-size=64'],
+    env: {},
+    output: (_name, line) => lines.push(line),
+  })
+  child.start()
+  t.equal(await child.exited, 0)
+  const argv = JSON.parse(lines.find((l) => l.startsWith('[')) ?? '[]') as string[]
+  t.equal(argv[0], '--max-old-space-size=64', 'the extra flag comes first')
+  t.ok(argv.includes('--conditions=zt-source'), 'the usual flags stay')
+})
