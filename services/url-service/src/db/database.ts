@@ -71,6 +71,13 @@ export async function createDatabase(options: DatabaseOptions): Promise<Database
   // An idle client whose server went away emits here; without a listener
   // the process would crash. The pool drops the client by itself.
   pool.on('error', (error) => logger.warn({ err: error }, 'idle database connection failed'))
+  // A checked-out client has no such listener: when the server ends its
+  // session (a restart, a failover, 57P01) while a transaction waits on
+  // something else, such as the relay on SQS, the 'error' event would crash
+  // the process. The caller still sees the failure through its next query.
+  pool.on('connect', (client) => {
+    client.on('error', (error) => logger.debug({ err: error }, 'database connection failed'))
+  })
 
   if (options.registry) registerPoolMetrics(pool, options.registry)
 
