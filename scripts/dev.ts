@@ -40,9 +40,9 @@ const color = process.stdout.isTTY === true
 // If whoever reads our output goes away (a closed terminal, a killed pnpm),
 // writes fail with EPIPE; shutting the children down matters more than logs.
 process.stdout.on('error', () => undefined)
-const output = (name: string, line: string) => {
+const output = (name: string, line: string, written?: () => void) => {
   const index = Math.max(0, names.indexOf(name))
-  process.stdout.write(`${prefixer(name, index, width, color)}${line}\n`)
+  process.stdout.write(`${prefixer(name, index, width, color)}${line}\n`, written)
 }
 
 output(
@@ -56,9 +56,12 @@ const shutdown = async (signal: string) => {
   if (stopping) return
   stopping = true
   output('dev', `${signal}: stopping every process`)
+  // Waiting for PostgreSQL to exit holds no handle of its own; without this
+  // Node could find its loop empty and exit before the stop completes.
+  setInterval(() => undefined, 1000)
   await stack?.stop()
-  output('dev', 'stopped; nothing left running')
-  process.exit(0)
+  // stdout to a pipe is asynchronous: exit once the last line is out.
+  output('dev', 'stopped; nothing left running', () => process.exit(0))
 }
 for (const signal of signals) process.on(signal, () => void shutdown(signal))
 

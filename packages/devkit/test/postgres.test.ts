@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
@@ -53,3 +53,20 @@ t.test('embedded PostgreSQL starts, keeps data across restarts, and stops', asyn
   await client.end()
   t.same(rows, [{ v: 42 }], 'data survived a restart')
 })
+
+t.test(
+  'stop() returns when PostgreSQL already exited on its own (Ctrl-C reached it)',
+  async (t) => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'zt-embedded-'))
+    t.teardown(() => rm(dataDir, { recursive: true, force: true }))
+    const server = await startEmbeddedPostgres({ dataDir })
+    const pid = Number((await readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0])
+    process.kill(pid, 'SIGINT')
+    const stopped = await Promise.race([
+      server.stop().then(() => 'stopped'),
+      new Promise((resolve) => setTimeout(() => resolve('still waiting'), 15_000)),
+    ])
+    t.equal(stopped, 'stopped')
+    t.equal(await canConnect(server.adminUrl, 500), false)
+  },
+)
