@@ -9,6 +9,7 @@ export {
   type TestDatabase,
   testAdminUrl,
 } from './postgres.js'
+export { type EntryProcess, startEntry } from './stack/entry.js'
 export { formatLogLine, prefixer } from './stack/logs.js'
 export { ManagedProcess, type ProcessSpec } from './stack/process.js'
 export {

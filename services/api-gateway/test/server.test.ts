@@ -2,7 +2,8 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { freePort } from '@zt/devkit'
+import { fileURLToPath } from 'node:url'
+import { freePort, startEntry, waitForOk } from '@zt/devkit'
 import { DirectorySource } from '@zt/spiffe'
 import { DevTrustDomain } from '@zt/spiffe/dev-ca'
 import pino from 'pino'
@@ -10,7 +11,8 @@ import t from 'tap'
 import { loadConfig } from '../src/config.js'
 import { startGateway } from '../src/service.js'
 import { createPki, ids, startUrlService, urlServiceDatabase } from './helpers/chain.js'
-import { startServer, stopServer, waitForOk } from './helpers/process.js'
+
+const packageDir = fileURLToPath(new URL('../', import.meta.url))
 
 t.test(
   'server.ts starts from SVID files, serves through url-service and stops cleanly',
@@ -26,17 +28,20 @@ t.test(
     })
 
     const [port, opsPort] = [await freePort(), await freePort()]
-    const { child, output } = startServer(t, {
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      OPS_PORT: String(opsPort),
-      LOG_LEVEL: 'warn',
-      TRUST_DOMAIN: 'zt.local',
-      SPIFFE_SVID_DIR: join(dir, 'api-gateway'),
-      URL_SERVICE_URL: urlService.url,
-      PUBLIC_BASE_URL: 'https://sho.rt',
+    const { output, stop } = startEntry(t, {
+      cwd: packageDir,
+      env: {
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        OPS_PORT: String(opsPort),
+        LOG_LEVEL: 'warn',
+        TRUST_DOMAIN: 'zt.local',
+        SPIFFE_SVID_DIR: join(dir, 'api-gateway'),
+        URL_SERVICE_URL: urlService.url,
+        PUBLIC_BASE_URL: 'https://sho.rt',
+      },
     })
-    await waitForOk(`http://127.0.0.1:${opsPort}/readyz`)
+    await waitForOk(`http://127.0.0.1:${opsPort}/readyz`, { timeoutMs: 20_000 })
     const created = await fetch(`http://127.0.0.1:${port}/api/urls`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -51,13 +56,16 @@ t.test(
       metrics,
       /url_service_request_duration_seconds_count\{service="api-gateway",operation="create",outcome="2xx"\} 1/,
     )
-    t.equal(await stopServer(child), 0, 'SIGTERM ends it with 0')
+    t.equal(await stop(), 0, 'SIGTERM ends it with 0')
     t.notMatch(output(), /"level":"(error|fatal)"/)
   },
 )
 
 t.test('a bad environment stops start-up with every variable named', async (t) => {
-  const { child, output } = startServer(t, { TRUST_DOMAIN: 'zt.local', RATE_LIMIT_MAX: '-1' })
+  const { child, output } = startEntry(t, {
+    cwd: packageDir,
+    env: { TRUST_DOMAIN: 'zt.local', RATE_LIMIT_MAX: '-1' },
+  })
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
   t.equal(code, 1)
   t.match(output(), /"level":"fatal".*PUBLIC_BASE_URL/)

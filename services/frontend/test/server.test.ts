@@ -1,7 +1,9 @@
-import { freePort } from '@zt/devkit'
+import { fileURLToPath } from 'node:url'
+import { freePort, startEntry, waitForOk } from '@zt/devkit'
 import t from 'tap'
 import { recordingServer } from './helpers/app.js'
-import { startServer, stopServer, waitForOk } from './helpers/process.js'
+
+const packageDir = fileURLToPath(new URL('../', import.meta.url))
 
 t.test(
   'server.ts serves the UI, relays the API, follows the gateway and stops cleanly',
@@ -12,14 +14,17 @@ t.test(
       res.end('{"items":[],"nextCursor":null}')
     })
     const [port, opsPort] = [await freePort(), await freePort()]
-    const { child, output } = startServer(t, {
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      OPS_PORT: String(opsPort),
-      API_GATEWAY_URL: gateway.url,
-      LOG_LEVEL: 'warn',
+    const { output, stop } = startEntry(t, {
+      cwd: packageDir,
+      env: {
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        OPS_PORT: String(opsPort),
+        API_GATEWAY_URL: gateway.url,
+        LOG_LEVEL: 'warn',
+      },
     })
-    await waitForOk(`http://127.0.0.1:${opsPort}/readyz`)
+    await waitForOk(`http://127.0.0.1:${opsPort}/readyz`, { timeoutMs: 20_000 })
     const page = await fetch(`http://127.0.0.1:${port}/`)
     t.equal(page.status, 200)
     t.match(await page.text(), /<script type="module" src="\/app.js"><\/script>/)
@@ -43,13 +48,16 @@ t.test(
       /http_server_request_duration_seconds_count\{service="frontend",method="GET",route="\/api\/\*"/,
     )
 
-    t.equal(await stopServer(child), 0, 'SIGTERM ends it with 0')
+    t.equal(await stop(), 0, 'SIGTERM ends it with 0')
     t.notMatch(output(), /"level":"(error|fatal)"/)
   },
 )
 
 t.test('a bad environment stops start-up with the variable named', async (t) => {
-  const { child, output } = startServer(t, { API_GATEWAY_URL: 'ftp://nope', PORT: 'x' })
+  const { child, output } = startEntry(t, {
+    cwd: packageDir,
+    env: { API_GATEWAY_URL: 'ftp://nope', PORT: 'x' },
+  })
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
   t.equal(code, 1)
   t.match(output(), /"level":"fatal".*API_GATEWAY_URL/)
