@@ -4,7 +4,7 @@ import { formatLogLine } from './logs.js'
 
 export interface ProcessSpec {
   name: string
-  /** Entry file, relative to cwd (TypeScript is run through tsx). */
+  /** Entry file, relative to cwd: TypeScript runs through tsx, compiled `.js` with plain node. */
   entry: string
   args?: string[]
   /** Extra Node flags before the entry, e.g. --cpu-prof for a benchmark. */
@@ -49,8 +49,7 @@ export class ManagedProcess {
       process.execPath,
       [
         ...(this.spec.nodeArgs ?? []),
-        '--conditions=zt-source',
-        '--import=tsx',
+        ...(this.spec.entry.endsWith('.ts') ? ['--conditions=zt-source', '--import=tsx'] : []),
         this.spec.entry,
         ...(this.spec.args ?? []),
       ],

@@ -69,6 +69,11 @@ export interface StackOptions {
   nodeArgs?: Partial<Record<ServiceName, string[]>>
   output: (name: string, line: string) => void
   readyTimeoutMs?: number
+  /**
+   * Run the built `dist/*.js` entry points with plain node, as the images do,
+   * instead of the TypeScript sources through tsx (needs `pnpm build`).
+   */
+  compiled?: boolean
 }
 
 export type ServiceName = 'dev-ca' | 'url-service' | 'worker' | 'api-gateway' | 'frontend'
@@ -146,6 +151,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     if (!(await isPortFree(port))) taken.push({ name, port })
   }
   if (taken.length > 0) throw new PortInUseError(taken)
+  if (options.compiled) {
+    const missing = ['services/url-service', 'services/api-gateway', 'services/frontend']
+      .map((dir) => join(root, dir, 'dist/server.js'))
+      .filter((path) => !existsSync(path))
+    if (missing.length > 0) throw new Error(`not built: ${missing.join(', ')}; run \`pnpm build\``)
+  }
 
   const cleanup: (() => Promise<unknown>)[] = []
   const stopAll = async () => {
@@ -209,7 +220,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       new ManagedProcess({
         name,
         cwd: join(root, dir),
-        entry,
+        entry: options.compiled ? entry.replace(/^src\/(.*)\.ts$/, 'dist/$1.js') : entry,
         ...(args ? { args } : {}),
         ...(options.nodeArgs?.[name] ? { nodeArgs: options.nodeArgs[name] } : {}),
         env: { ...common, ...env, ...(options.env?.[name] ?? {}) },
