@@ -25,6 +25,7 @@ const schema = z
     DB_SSL_CA_FILE: optionalText,
     DB_SECRET_TTL_SECONDS: env.positiveInt(300),
     DB_POOL_MAX: env.positiveInt(10),
+    DB_POOL_MAX_LIFETIME_SECONDS: env.positiveInt(1800),
     AWS_REGION: optionalText,
   })
   .superRefine((value, ctx) => {

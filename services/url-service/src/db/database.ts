@@ -29,12 +29,20 @@ export interface DatabaseOptions {
   source: CredentialSource
   ssl: false | ConnectionOptions
   max: number
+  /** Age at which a pooled connection is closed and replaced; none when unset. */
+  maxLifetimeSeconds?: number
   logger: Logger
   /** Pool gauges are registered here when given. */
   registry?: Registry
 }
 
 const invalidPassword = '28P01'
+
+// Backoff before each refresh after a rejected password: about 1.5 s in
+// all, inside the gateway's 2 s budget for one call.
+const authRetryDelaysMs = [0, 200, 400, 800]
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 function isInvalidPassword(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === invalidPassword
@@ -66,6 +74,9 @@ export async function createDatabase(options: DatabaseOptions): Promise<Database
     max: options.max,
     connectionTimeoutMillis: 5000,
     idleTimeoutMillis: 30_000,
+    // A connection lives at most this long, so none stays logged in with a
+    // password that rotation retired, and load rebalances after a failover.
+    maxLifetimeSeconds: options.maxLifetimeSeconds ?? 0,
     application_name: 'url-service',
   })
   // An idle client whose server went away emits here; without a listener
@@ -82,15 +93,23 @@ export async function createDatabase(options: DatabaseOptions): Promise<Database
   if (options.registry) registerPoolMetrics(pool, options.registry)
 
   const withRetry = async <T>(operation: () => Promise<T>): Promise<T> => {
-    try {
-      return await operation()
-    } catch (error) {
-      if (!isInvalidPassword(error)) throw error
-      // 28P01 happens while logging in, before any statement ran, so one
-      // retry with a fresh secret is safe.
-      logger.warn('database rejected the password; refreshing the secret and retrying once')
-      await source.refresh()
-      return operation()
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await operation()
+      } catch (error) {
+        const delay = authRetryDelaysMs[attempt]
+        if (!isInvalidPassword(error) || delay === undefined) throw error
+        // 28P01 happens while logging in, before any statement ran, so
+        // retrying is safe. In single-user rotation the database takes the
+        // new password a moment before the secret does (AWS: "mitigate this
+        // risk with an appropriate retry strategy"), so a refresh can still
+        // return the old one: back off with jitter and fetch again.
+        if (attempt === 0) {
+          logger.warn('database rejected the password; refreshing the secret and retrying')
+        }
+        await sleep(delay / 2 + Math.random() * (delay / 2))
+        await source.refresh()
+      }
     }
   }
 
@@ -181,6 +200,7 @@ export async function openDatabase(
     source,
     ssl: sslOptions(config.DB_SSL_MODE, config.DB_SSL_CA_FILE),
     max: options.max ?? config.DB_POOL_MAX,
+    maxLifetimeSeconds: config.DB_POOL_MAX_LIFETIME_SECONDS,
     logger: options.logger,
     ...(options.registry ? { registry: options.registry } : {}),
   })

@@ -88,7 +88,7 @@ t.test(`the password ${special} works from both secret shapes`, async (t) => {
 })
 
 t.test(
-  'a password the database rejects: one forced refresh, one retry, then the error',
+  'a password the database keeps rejecting: refreshes with backoff, then the error',
   async (t) => {
     let fetches = 0
     const config = loadConfig({
@@ -104,8 +104,47 @@ t.test(
       },
     })
     t.teardown(() => db.close())
+    const started = Date.now()
     await t.rejects(db.query('SELECT 1'), { code: '28P01' })
-    t.equal(fetches, 2, 'the first fetch, then exactly one forced refresh')
+    const elapsed = Date.now() - started
+    t.equal(fetches, 5, 'the first fetch, then four forced refreshes')
+    t.ok(elapsed >= 600 && elapsed < 2000, `gave up after ${elapsed} ms, inside the gateway budget`)
+  },
+)
+
+t.test(
+  "single-user rotation's window: the database has the new password before the secret does",
+  async (t) => {
+    await admin.query(`CREATE ROLE win_user LOGIN PASSWORD 'window-old'`)
+    t.teardown(() => admin.query('DROP ROLE IF EXISTS win_user'))
+    let secret = secretJson('win_user', 'window-old', 'postgres')
+    let fetches = 0
+    const config = loadConfig({
+      DB_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:1:secret:window',
+      AWS_REGION: 'eu-west-1',
+      DB_SSL_MODE: 'disable',
+    })
+    const db = await openDatabase(config, {
+      logger,
+      fetchSecret: async () => {
+        fetches++
+        return secret
+      },
+    })
+    // Rotation's setSecret: the role changes first; finishSecret moves the
+    // secret 500 ms later, as the rotation function's test step takes time.
+    await admin.query(`ALTER ROLE win_user PASSWORD 'window-new'`)
+    const finish = setTimeout(() => {
+      secret = secretJson('win_user', 'window-new', 'postgres')
+    }, 500)
+    t.teardown(() => clearTimeout(finish))
+    const started = Date.now()
+    const { rows } = await db.query<{ user: string }>('SELECT current_user AS user')
+    const elapsed = Date.now() - started
+    await db.close()
+    t.equal(rows[0]?.user, 'win_user', 'the query succeeded once the secret caught up')
+    t.ok(elapsed >= 450, `it waited for the secret (${elapsed} ms)`)
+    t.ok(fetches >= 3, `fetched again while backing off (${fetches} fetches)`)
   },
 )
 
