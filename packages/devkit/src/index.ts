@@ -9,6 +9,14 @@ export {
   type TestDatabase,
   testAdminUrl,
 } from './postgres.js'
+export {
+  generatePassword,
+  type LocalSecretsManager,
+  type RecordedRequest,
+  readSecretsManagerRequest,
+  SecretsStore,
+  startLocalSecretsManager,
+} from './secrets-manager.js'
 export { type EntryProcess, startEntry } from './stack/entry.js'
 export { formatLogLine, prefixer } from './stack/logs.js'
 export { ManagedProcess, type ProcessSpec } from './stack/process.js'

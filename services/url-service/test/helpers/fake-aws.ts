@@ -1,6 +1,7 @@
 import { once } from 'node:events'
 import { createServer, type IncomingHttpHeaders } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { readSecretsManagerRequest, SecretsStore } from '@zt/devkit'
 
 export interface RecordedRequest {
   headers: IncomingHttpHeaders
@@ -9,8 +10,8 @@ export interface RecordedRequest {
 
 export interface FakeAws {
   url: string
-  /** Secret values by SecretId; change them to simulate rotation. */
-  secrets: Map<string, string>
+  /** Secrets by SecretId (devkit's local Secrets Manager); set them to simulate rotation. */
+  secrets: SecretsStore
   sts: RecordedRequest[]
   getSecretValue: RecordedRequest[]
   /** What AssumeRoleWithWebIdentity hands out. */
@@ -21,12 +22,12 @@ export interface FakeAws {
 /**
  * A loopback stand-in for the two AWS APIs the credential path calls: STS
  * AssumeRoleWithWebIdentity (query protocol, XML) and Secrets Manager
- * GetSecretValue (JSON 1.1). It records requests so tests can check what the
- * SDK actually sent.
+ * (devkit's local implementation, which the dev stack uses too) on one port.
+ * It records requests so tests can check what the SDK actually sent.
  */
 export async function startFakeAws(): Promise<FakeAws> {
   const state: Omit<FakeAws, 'url' | 'close'> = {
-    secrets: new Map(),
+    secrets: new SecretsStore(),
     sts: [],
     getSecretValue: [],
     issued: {
@@ -39,32 +40,15 @@ export async function startFakeAws(): Promise<FakeAws> {
     const chunks: Buffer[] = []
     for await (const chunk of req) chunks.push(chunk as Buffer)
     const body = Buffer.concat(chunks).toString('utf8')
-    const target = req.headers['x-amz-target']
-    if (target === 'secretsmanager.GetSecretValue') {
-      state.getSecretValue.push({ headers: req.headers, body })
-      const { SecretId } = JSON.parse(body) as { SecretId: string }
-      const value = state.secrets.get(SecretId)
-      res.setHeader('content-type', 'application/x-amz-json-1.1')
-      if (value === undefined) {
-        res.statusCode = 400
-        res.end(
-          JSON.stringify({
-            __type: 'ResourceNotFoundException',
-            message: "Secrets Manager can't find the specified secret.",
-          }),
-        )
-        return
+    const secretsRequest = readSecretsManagerRequest(req.headers['x-amz-target'], body)
+    if (secretsRequest) {
+      if (secretsRequest.operation === 'GetSecretValue') {
+        state.getSecretValue.push({ headers: req.headers, body })
       }
-      res.end(
-        JSON.stringify({
-          ARN: SecretId,
-          Name: 'db',
-          SecretString: value,
-          VersionId: 'v1',
-          VersionStages: ['AWSCURRENT'],
-          CreatedDate: Date.now() / 1000,
-        }),
-      )
+      const answer = state.secrets.handle(secretsRequest.operation, secretsRequest.input)
+      res.setHeader('content-type', 'application/x-amz-json-1.1')
+      res.statusCode = answer.status
+      res.end(JSON.stringify(answer.body))
       return
     }
     const form = new URLSearchParams(body)
