@@ -27,11 +27,14 @@ const rendered = new Map(
 )
 const example = rendered.get('IRSA (example values)') ?? []
 
+type HardenedContainer = NonNullable<PodSpec['containers']>[number]
 interface Container {
   name: string
   image?: string
   command?: string[]
   env?: { name: string; value?: string }[]
+  securityContext?: HardenedContainer['securityContext']
+  resources?: HardenedContainer['resources']
   ports?: { name?: string; containerPort: number }[]
   restartPolicy?: string
   volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[]
@@ -104,7 +107,7 @@ t.test('every rendered object validates offline against the Kubernetes schema', 
 t.test('every pod and container is hardened (Pod Security restricted and more)', async (t) => {
   for (const [name, objects] of rendered) {
     const pods = objects.filter((object) => podSpecOf(object) !== undefined)
-    t.equal(pods.length, 6, `${name}: 4 Deployments, the migration Job and the test Pod`)
+    t.equal(pods.length, 5, `${name}: 4 Deployments and the test Pod`)
     for (const object of pods) {
       t.same(
         podSecurityViolations(podSpecOf(object) as PodSpec),
@@ -283,7 +286,7 @@ t.test(
       objects.filter((object) => object.kind === 'ServiceAccount')
     t.same(
       accounts(example).map((sa) => sa.metadata.name),
-      ['frontend', 'api-gateway', 'url-service', 'worker', 'migrate'],
+      ['frontend', 'api-gateway', 'url-service', 'worker'],
     )
     for (const sa of accounts(example)) t.equal(sa.automountServiceAccountToken, false)
     const roles = Object.fromEntries(
@@ -297,7 +300,6 @@ t.test(
       'api-gateway': undefined,
       'url-service': 'arn:aws:iam::123456789012:role/zt-url-service',
       worker: 'arn:aws:iam::123456789012:role/zt-worker',
-      migrate: 'arn:aws:iam::123456789012:role/zt-migrate',
     })
     for (const sa of accounts(rendered.get('Pod Identity') ?? []))
       t.notOk(sa.metadata.annotations, `${sa.metadata.name}: no IRSA annotation`)
@@ -315,14 +317,138 @@ t.test(
   },
 )
 
-t.test('the migration Job runs url-service image as a post-install/pre-upgrade hook', async (t) => {
-  const job = find(example, 'Job', 'migrate') as K8sObject
-  t.equal(job.metadata.annotations?.['helm.sh/hook'], 'post-install,pre-upgrade')
-  const spec = podSpecOf(job) as FullPodSpec
-  t.same(spec.containers[0]?.command, ['node', 'dist/migrate.js'])
-  t.equal(spec.containers[0]?.image, app(example, 'url-service').container.image)
-  t.equal(spec.serviceAccountName, 'migrate')
-  t.equal(envOf(spec.containers[0] as Container).DB_SSL_MODE, 'verify-full')
+/** The workloads that use the database, and so migrate it before they start. */
+const migratingWorkloads = ['url-service', 'worker']
+
+/**
+ * Why a rendering does not migrate the schema the safe way: the first init
+ * container of url-service and worker must be `migrate` (so neither starts,
+ * nor passes /readyz, before the schema exists), and no Helm hook may run a
+ * Job (a post-install hook runs after pods are ready; a pre-install one has
+ * no namespace, ServiceAccount or NetworkPolicy yet).
+ */
+function migrationProblems(objects: readonly K8sObject[]): string[] {
+  const problems: string[] = []
+  for (const name of migratingWorkloads) {
+    const deployment = find([...objects], 'Deployment', name)
+    const first = deployment && podSpecOf(deployment)?.initContainers?.[0]
+    if (first?.name !== 'migrate') problems.push(`${name}: the first init container is not migrate`)
+    else if (first.command?.join(' ') !== 'node dist/migrate.js')
+      problems.push(`${name}: migrate does not run node dist/migrate.js`)
+  }
+  for (const object of objects) {
+    if (object.kind === 'Job' || object.kind === 'CronJob')
+      problems.push(`${object.kind}/${object.metadata.name} remains`)
+    const hook = object.metadata.annotations?.['helm.sh/hook']
+    if (hook !== undefined && hook !== 'test')
+      problems.push(`${object.kind}/${object.metadata.name} is a ${hook} hook`)
+  }
+  return problems
+}
+
+t.test('url-service and worker migrate the schema in an init container; no hook Job', async (t) => {
+  for (const [name, objects] of rendered) t.same(migrationProblems(objects), [], name)
+  // Negative controls: the check notices a missing init container and a hook Job.
+  const withoutInit = structuredClone(example)
+  const worker = podSpecOf(find(withoutInit, 'Deployment', 'worker') as K8sObject) as FullPodSpec
+  delete worker.initContainers
+  t.same(migrationProblems(withoutInit), ['worker: the first init container is not migrate'])
+  const withJob = [
+    ...example,
+    {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: {
+        name: 'migrate',
+        namespace: 'services',
+        annotations: { 'helm.sh/hook': 'post-install,pre-upgrade' },
+      },
+    },
+  ]
+  t.same(migrationProblems(withJob), [
+    'Job/migrate remains',
+    'Job/migrate is a post-install,pre-upgrade hook',
+  ])
+  for (const name of ['frontend', 'api-gateway'])
+    t.notOk(app(example, name).spec.initContainers, `${name} has no database, so no migration`)
+})
+
+t.test('the migrate init container: url-service image, the app identity, no SVID', async (t) => {
+  for (const [set, objects] of rendered) {
+    for (const name of migratingWorkloads) {
+      const { spec, env } = app(objects, name)
+      const migrate = spec.initContainers?.find((c) => c.name === 'migrate')
+      if (!migrate) {
+        t.fail(`${set}: ${name} has no migrate init container`)
+        continue
+      }
+      t.equal(migrate.image, app(objects, 'url-service').container.image, `${set}: ${name} image`)
+      t.notOk(migrate.restartPolicy, 'a regular init container: it must exit 0 before the app')
+      // Same pod, so same ServiceAccount (IRSA role or Pod Identity association) and NetworkPolicies.
+      t.equal(spec.serviceAccountName, name)
+      const migrateEnv = envOf(migrate)
+      const dbEnv = (vars: Record<string, string | undefined>) =>
+        Object.fromEntries(Object.entries(vars).filter(([key]) => key.startsWith('DB_')))
+      t.same(dbEnv(migrateEnv), dbEnv(env), `${set}: ${name} migrates the database it serves`)
+      t.equal(migrateEnv.DB_SSL_MODE, 'verify-full')
+      t.equal(migrateEnv.AWS_REGION, env.AWS_REGION)
+      t.equal(migrateEnv.AWS_EC2_METADATA_DISABLED, 'true')
+      t.equal(migrateEnv.LOG_LEVEL, env.LOG_LEVEL)
+      t.notOk(
+        Object.keys(migrateEnv).some((key) => key.startsWith('SPIFFE_') || key === 'TRUST_DOMAIN'),
+        'migrate reads no SVID',
+      )
+      t.same(
+        migrate.volumeMounts?.map((m) => m.name),
+        ['tmp', 'db-ca'],
+        'neither the Workload API socket nor the SVID files',
+      )
+    }
+  }
+  // spiffe-helper (a native sidecar) starts after migrate has finished.
+  const files = app(rendered.get('file-based SVIDs') ?? [], 'url-service').spec
+  t.same(
+    files.initContainers?.map((c) => c.name),
+    ['migrate', 'spiffe-helper'],
+  )
+})
+
+t.test('the migrate init container is hardened exactly like the app containers', async (t) => {
+  for (const [set, objects] of rendered) {
+    for (const name of migratingWorkloads) {
+      const { spec, container } = app(objects, name)
+      const migrate = spec.initContainers?.find((c) => c.name === 'migrate')
+      if (!migrate) {
+        t.fail(`${set}: ${name} has no migrate init container`)
+        continue
+      }
+      t.same(migrate.securityContext, container.securityContext, `${set}: ${name} securityContext`)
+      t.match(migrate.securityContext, {
+        runAsNonRoot: true,
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        privileged: false,
+        capabilities: { drop: ['ALL'] },
+        seccompProfile: { type: 'RuntimeDefault' },
+      })
+      // The app's own requests and limits: the pod's effective request does not grow.
+      t.same(migrate.resources, container.resources, `${set}: ${name} resources`)
+      t.match(migrate.resources, {
+        requests: { cpu: /./, memory: /./ },
+        limits: { cpu: /./, memory: /./ },
+      })
+    }
+  }
+  // The pod-wide check covers init containers: a weakened migrate is caught.
+  const weakened = structuredClone(app(example, 'worker').spec)
+  const migrate = weakened.initContainers?.[0] as Container
+  migrate.securityContext = { ...migrate.securityContext, allowPrivilegeEscalation: true }
+  delete migrate.resources
+  t.same(podSecurityViolations(weakened), [
+    'container migrate: allowPrivilegeEscalation must be false',
+    'container migrate: requests need cpu and memory',
+    'container migrate: limits need cpu and memory',
+  ])
 })
 
 t.test('helm test: a hardened Pod that walks the public path as app: frontend-test', async (t) => {

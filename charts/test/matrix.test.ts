@@ -32,7 +32,6 @@ const awsWorkload = (name: string, podIdentity: boolean): Row[] => [
 t.test('example values (IRSA): exactly the flows of architecture.md', async (t) => {
   t.same(rows(renderChart()), [
     ...base,
-    ...awsWorkload('migrate', false),
     ...awsWorkload('url-service', false),
     ...awsWorkload('worker', false),
   ])
@@ -41,7 +40,6 @@ t.test('example values (IRSA): exactly the flows of architecture.md', async (t) 
 t.test('Pod Identity adds the agent on TCP 80 for the AWS workloads only', async (t) => {
   t.same(rows(renderChart(['pod-identity.yaml'])), [
     ...base,
-    ...awsWorkload('migrate', true),
     ...awsWorkload('url-service', true),
     ...awsWorkload('worker', true),
   ])

@@ -12,7 +12,6 @@ export interface AppChartInputs {
   readonly roleArns: {
     readonly urlService: string
     readonly worker: string
-    readonly migrate: string
   }
   readonly db: {
     readonly secretArn: string

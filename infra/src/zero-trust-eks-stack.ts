@@ -186,7 +186,6 @@ export class ZeroTrustEksStack extends Stack {
         roleArns: {
           urlService: roles.urlService.roleArn,
           worker: roles.worker.roleArn,
-          migrate: roles.migrate.roleArn,
         },
         db: {
           secretArn: data.appSecret.secretArn,
@@ -228,7 +227,6 @@ export class ZeroTrustEksStack extends Stack {
     out('DbHost', data.database.dbInstanceEndpointAddress, 'RDS endpoint (DB_HOST)')
     out('UrlServiceRoleArn', roles.urlService.roleArn, 'IAM role of services/url-service')
     out('WorkerRoleArn', roles.worker.roleArn, 'IAM role of services/worker')
-    out('MigrateRoleArn', roles.migrate.roleArn, 'IAM role of services/migrate')
     out('VpcCidr', vpc.vpcCidrBlock, 'VPC CIDR')
     out(
       'AwsEndpointCidrs',
@@ -314,7 +312,6 @@ export class ZeroTrustEksStack extends Stack {
           conditions: viaQueue,
         }),
       ]),
-      migrate: role('MigrateIdentity', 'migrate', readSecret()),
     }
   }
 }

@@ -36,7 +36,6 @@ const inputs = (identityMode: AppChartInputs['identityMode']): AppChartInputs =>
   roleArns: {
     urlService: `arn:aws:iam::${account}:role/ZeroTrustEks-UrlServiceRole-AB12`,
     worker: `arn:aws:iam::${account}:role/ZeroTrustEks-WorkerRole-CD34`,
-    migrate: `arn:aws:iam::${account}:role/ZeroTrustEks-MigrateRole-EF56`,
   },
   db: {
     secretArn: `arn:aws:secretsmanager:eu-west-1:${account}:secret:DataAppUserSecret-AbCdEf`,

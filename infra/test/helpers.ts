@@ -133,7 +133,7 @@ export function expectedPolicies(ids: {
   queue: string
   dataKey: string
   appSecret: string
-}): Record<'urlService' | 'worker' | 'migrate', Json[]> {
+}): Record<'urlService' | 'worker', Json[]> {
   const readSecret = [
     {
       Sid: 'ReadDbSecret',
@@ -193,6 +193,5 @@ export function expectedPolicies(ids: {
         Condition: viaQueue,
       },
     ],
-    migrate: readSecret,
   }
 }

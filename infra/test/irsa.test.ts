@@ -24,9 +24,8 @@ const cluster = only(s, 'AWS::EKS::Cluster')
 const roleIds = {
   urlService: only(s, 'AWS::IAM::Role', 'UrlServiceIdentityRole').id,
   worker: only(s, 'AWS::IAM::Role', 'WorkerIdentityRole').id,
-  migrate: only(s, 'AWS::IAM::Role', 'MigrateIdentityRole').id,
 }
-const serviceAccounts = { urlService: 'url-service', worker: 'worker', migrate: 'migrate' }
+const serviceAccounts = { urlService: 'url-service', worker: 'worker' }
 
 t.test('the OIDC provider is the cluster issuer, audience sts.amazonaws.com', async (t) => {
   t.same(provider.props, {
@@ -111,7 +110,6 @@ t.test('the app chart is told to use IRSA with the role ARNs', async (t) => {
     roleArns: {
       urlService: `{{${roleIds.urlService}.Arn}}`,
       worker: `{{${roleIds.worker}.Arn}}`,
-      migrate: `{{${roleIds.migrate}.Arn}}`,
     },
   })
 })

@@ -248,9 +248,8 @@ t.test(
 const roleIds = {
   urlService: only(s, 'AWS::IAM::Role', 'UrlServiceIdentityRole').id,
   worker: only(s, 'AWS::IAM::Role', 'WorkerIdentityRole').id,
-  migrate: only(s, 'AWS::IAM::Role', 'MigrateIdentityRole').id,
 }
-const serviceAccounts = { urlService: 'url-service', worker: 'worker', migrate: 'migrate' }
+const serviceAccounts = { urlService: 'url-service', worker: 'worker' }
 
 t.test(
   'every app role: exactly its actions on its resources, nothing attached besides',
@@ -326,6 +325,7 @@ t.test(
       })),
     )
     t.same(idsOf(s, 'AWS::IAM::OIDCProvider'), [], 'no OIDC provider without IRSA')
+    t.same(idsOf(s, 'AWS::IAM::Role', 'MigrateIdentity'), [], 'no role of its own for migrations')
   },
 )
 
@@ -356,6 +356,11 @@ t.test('the app chart is the local chart asset, its values wired from the stack'
   t.notOk(app.props.Wait, 'no helm --wait: pods turn ready after the DB login bootstrap')
   const values = JSON.parse(render(app.props.Values))
   const db = only(s, 'AWS::RDS::DBInstance').id
+  // Exactly these: the migrate init container runs with its pod's role.
+  t.same(values.aws.roleArns, {
+    urlService: `{{${roleIds.urlService}.Arn}}`,
+    worker: `{{${roleIds.worker}.Arn}}`,
+  })
   t.match(values, {
     trustDomain: 'zt.example.com',
     publicBaseUrl: 'https://sho.example.com',
@@ -365,7 +370,6 @@ t.test('the app chart is the local chart asset, its values wired from the stack'
       roleArns: {
         urlService: `{{${roleIds.urlService}.Arn}}`,
         worker: `{{${roleIds.worker}.Arn}}`,
-        migrate: `{{${roleIds.migrate}.Arn}}`,
       },
     },
     db: {
@@ -403,8 +407,8 @@ t.test('outputs a user needs', async (t) => {
     DbSecretArn: { Value: ref(appSecretId) },
     UrlServiceRoleArn: { Value: getAtt(roleIds.urlService) },
     WorkerRoleArn: { Value: getAtt(roleIds.worker) },
-    MigrateRoleArn: { Value: getAtt(roleIds.migrate) },
   })
+  t.notOk(s.outputs.MigrateRoleArn, 'migrations run in the url-service and worker pods')
   t.equal(
     render(s.outputs.KubeconfigCommand?.Value),
     `aws eks update-kubeconfig --region eu-west-1 --name {{${cluster.id}}}`,

@@ -1,12 +1,12 @@
 {{/*
 Shared snippets. Workloads are addressed by their values key (frontend,
-apiGateway, urlService, worker, migrate); "zt.name" maps a key to the
+apiGateway, urlService, worker); "zt.name" maps a key to the
 Kubernetes name, which is also the `app` label, the ServiceAccount and the
 last segment of the SPIFFE ID.
 */}}
 
 {{- define "zt.name" -}}
-{{- get (dict "frontend" "frontend" "apiGateway" "api-gateway" "urlService" "url-service" "worker" "worker" "migrate" "migrate") . -}}
+{{- get (dict "frontend" "frontend" "apiGateway" "api-gateway" "urlService" "url-service" "worker" "worker") . -}}
 {{- end }}
 
 {{- define "zt.labels" -}}
@@ -75,6 +75,10 @@ seccompProfile:
   value: {{ .Values.lifecycle.drainDelayMs | quote }}
 - name: SHUTDOWN_TIMEOUT_MS
   value: {{ .Values.lifecycle.shutdownTimeoutMs | quote }}
+{{ include "zt.awsEnv" . }}
+{{- end }}
+
+{{- define "zt.awsEnv" -}}
 - name: AWS_REGION
   value: {{ .Values.aws.region | quote }}
 # Never fall back to the node's instance role (IMDS is also closed by the NetworkPolicies).
@@ -168,6 +172,42 @@ seccompProfile:
 {{- end }}
 {{- end }}
 
+{{/*
+The schema migration as the first init container of every pod that uses the
+database (dict: root, key). The app container starts only after it exits 0,
+so no pod serves, and no /readyz passes, before the schema exists; a Helm
+hook could not give that on a first install. Replicas that start together
+are safe: node-pg-migrate holds a PostgreSQL advisory lock, the others wait
+and find nothing to do. It needs no SVID (it only talks to PostgreSQL and
+Secrets Manager), so it runs before spiffe-helper and mounts no SPIFFE
+volume. Its resources are the app container's: a pod's effective request is
+the larger of an init container's and the app's, so this schedules nothing
+extra. On failure it exits 1 and the kubelet retries it with backoff, while
+the old pods keep serving (maxUnavailable 0).
+*/}}
+{{- define "zt.migrateInit" -}}
+{{- $v := get .root.Values .key -}}
+- name: migrate
+  image: {{ include "zt.image" (dict "image" .root.Values.images.urlService "root" .root) }}
+  imagePullPolicy: {{ .root.Values.images.pullPolicy }}
+  command: ["node", "dist/migrate.js"]
+  env:
+    - name: LOG_LEVEL
+      value: {{ .root.Values.logLevel | quote }}
+    {{- include "zt.awsEnv" .root | nindent 4 }}
+    {{- include "zt.dbEnv" .root | nindent 4 }}
+  securityContext:
+    {{- include "zt.containerSecurityContext" .root | nindent 4 }}
+  resources:
+    {{- toYaml $v.resources | nindent 4 }}
+  volumeMounts:
+    - name: tmp
+      mountPath: /tmp
+    - name: db-ca
+      mountPath: /etc/zt/db-ca
+      readOnly: true
+{{- end }}
+
 {{- define "zt.probes" -}}
 startupProbe:
   httpGet: { path: /healthz, port: ops }
@@ -227,12 +267,16 @@ Prints "true" or nothing.
 {{- end }}
 {{- end }}
 
-{{/* The workloads that call AWS and the database (the worker and the migration Job share url-service's image). */}}
+{{/*
+The workloads that call AWS and the database (the worker shares url-service's
+image). Their pods' migrate init container runs in the same pod, so these
+rules are also the migration's.
+*/}}
 {{- define "zt.awsWorkloads" -}}
 matchExpressions:
   - key: app
     operator: In
-    values: [url-service, worker, migrate]
+    values: [url-service, worker]
 {{- end }}
 
 {{/*

@@ -2,7 +2,8 @@
 A Deployment of one app workload. Arguments (dict):
   root, key (values key), namespace, image (values image), port (0 = none),
   portName, opsPort, command (list or empty), env (YAML list as a string),
-  spiffe (mount the SVID source), db (mount the database CA).
+  spiffe (mount the SVID source), db (mount the database CA and migrate the
+  schema in an init container first).
 */}}
 {{- define "zt.deployment" -}}
 {{- $v := get .root.Values .key -}}
@@ -43,9 +44,15 @@ spec:
         {{- include "zt.podSecurityContext" .root | nindent 8 }}
       topologySpreadConstraints:
         {{- include "zt.topologySpread" . | nindent 8 }}
-      {{- if and .spiffe (eq .root.Values.spiffe.mode "files") }}
+      {{- $spiffeHelper := and .spiffe (eq .root.Values.spiffe.mode "files") }}
+      {{- if or .db $spiffeHelper }}
       initContainers:
+        {{- if .db }}
+        {{- include "zt.migrateInit" . | nindent 8 }}
+        {{- end }}
+        {{- if $spiffeHelper }}
         {{- include "zt.spiffeHelper" .root | trim | nindent 8 }}
+        {{- end }}
       {{- end }}
       containers:
         - name: {{ $name }}
