@@ -5,7 +5,13 @@
  * step what is tried, what happened and which layer stopped it.
  */
 
-import { postgresOutage, queueOutage, sigtermInFlight, svidRotationUnderLoad } from './faults.js'
+import {
+  databasePasswordRotation,
+  postgresOutage,
+  queueOutage,
+  sigtermInFlight,
+  svidRotationUnderLoad,
+} from './faults.js'
 import { hostileCorpus, invalidRows, sendHostile, verdict } from './hostile.js'
 import { describe, runIdentityAttacks, runImpostorUrlService } from './identity.js'
 import { startE2eStack } from './stack.js'
@@ -20,7 +26,8 @@ const stack = await startE2eStack({
   rotateEverySeconds: 2,
   env: {
     'api-gateway': { RATE_LIMIT_MAX: '1000000', DRAIN_DELAY_MS: '1000' },
-    'url-service': { DRAIN_DELAY_MS: '1000' },
+    'url-service': { DRAIN_DELAY_MS: '1000', DB_POOL_MAX_LIFETIME_SECONDS: '1' },
+    worker: { DB_POOL_MAX_LIFETIME_SECONDS: '1' },
   },
 })
 const broken: string[] = []
@@ -84,20 +91,40 @@ try {
   out(
     `- ${rotation.ok + rotation.failed} requests while ${rotation.rotations} new SVIDs were issued: ${rotation.failed} failed`,
   )
+  expect(rotation.failed === 0, 'SVID rotation')
 
-  step('5. PostgreSQL goes away and comes back')
+  step('5. The database password is rotated, in PostgreSQL and in Secrets Manager')
+  out('- tried: single-user rotation as the rotation function runs it: the new password under')
+  out('  AWSPENDING, ALTER ROLE, a test login, then AWSCURRENT moved 400 ms later')
+  const password = await databasePasswordRotation(stack, {
+    beforeMs: 1000,
+    windowMs: 400,
+    afterMs: 3000,
+  })
+  out(
+    `    -> ${password.ok + password.failed} requests: ${password.failed} failed; ${password.refusedLogins} logins refused in the window, retried with backoff; the old password ${password.oldPasswordRefused ? 'no longer logs in' : 'STILL LOGS IN'}`,
+  )
+  out("    held by: url-service's credential source (refresh and backoff on 28P01), no restart")
+  expect(
+    password.failed === 0 && password.oldPasswordRefused && password.counted === password.redirects,
+    'database password rotation',
+  )
+
+  step('6. PostgreSQL goes away and comes back')
   const pg = await postgresOutage(stack, 2000)
   out(
     `- url-service reported not ready after ${pg.notReadyAfterMs} ms, ready again ${pg.readyAgainAfterMs} ms after PostgreSQL returned; still running: ${pg.stillRunning.join(', ')}`,
   )
+  expect(pg.stillRunning.length === 4 && pg.readAfter === 200, 'PostgreSQL outage')
 
-  step('6. The queue goes away during clicks (the outbox keeps them)')
+  step('7. The queue goes away during clicks (the outbox keeps them)')
   const queue = await queueOutage(stack, 5000, 5)
   out(
     `- ${queue.clicks} clicks while SQS was down; the worker counted ${queue.counted} once it was back`,
   )
+  expect(queue.counted === queue.clicks, 'queue outage')
 
-  step('7. url-service gets SIGTERM with requests in flight')
+  step('8. url-service gets SIGTERM with requests in flight')
   const term = await sigtermInFlight(stack, 'url-service', 12)
   out(
     `- ${term.inFlight} in flight: ${term.completed} completed; exit code ${term.exitCode}; restarted and ready`,

@@ -1,6 +1,15 @@
+import { randomUUID } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { freePort, ManagedProcess, waitForOk } from '@zt/devkit'
+import {
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+  UpdateSecretVersionStageCommand,
+} from '@aws-sdk/client-secrets-manager'
+import { freePort, generatePassword, ManagedProcess, waitForOk } from '@zt/devkit'
+import pg from 'pg'
 import { call, poll, postJson } from './http.js'
 import type { E2eStack } from './stack.js'
 
@@ -143,6 +152,154 @@ export async function postgresOutage(
       (name) => stack.processes[name].running,
     ),
     readAfter: read.status,
+  }
+}
+
+export interface PasswordRotationResult extends LoadCount {
+  /** Redirects followed during the run, and the clicks the worker counted for them. */
+  redirects: number
+  counted: number
+  /** Logins the database refused during the window, which the services retried. */
+  refusedLogins: number
+  oldPasswordRefused: boolean
+  /** The app login's sessions still open from before the rotation, and all of them. */
+  sessionsFromBefore: number
+  sessions: number
+}
+
+async function canLogIn(adminUrl: string, user: string, password: string): Promise<boolean> {
+  const url = new URL(adminUrl)
+  const client = new pg.Client({
+    host: url.hostname,
+    port: Number(url.port),
+    database: 'postgres',
+    user,
+    password,
+    connectionTimeoutMillis: 3000,
+  })
+  try {
+    await client.connect()
+    await client.query('select 1')
+    return true
+  } catch (error) {
+    if ((error as { code?: string }).code === '28P01') return false
+    throw error
+  } finally {
+    await client.end().catch(() => undefined)
+  }
+}
+
+/**
+ * Rotates the app login's password under load, step by step as Secrets
+ * Manager's single-user rotation function does: createSecret (AWSPENDING),
+ * setSecret (ALTER ROLE), testSecret (log in), finishSecret (move
+ * AWSCURRENT). Between setSecret and finishSecret the database already
+ * refuses the password the secret still holds: that window lasts `windowMs`.
+ * The services' pools must recycle connections quickly (a short
+ * DB_POOL_MAX_LIFETIME_SECONDS), so new logins fall into the window.
+ */
+export async function databasePasswordRotation(
+  stack: E2eStack,
+  options: { beforeMs: number; windowMs: number; afterMs: number },
+): Promise<PasswordRotationResult> {
+  const alias = await createLink(stack.apiGatewayUrl, `pw-${Date.now().toString(36)}`)
+  const reads = gatewayTraffic(stack.apiGatewayUrl, alias)
+  let redirects = 0
+  const send = async (n: number) => {
+    if (n % 4 !== 3) return reads(n)
+    const answer = await call(`${stack.apiGatewayUrl}/r/${alias}`)
+    if (answer.status !== 302) return `redirect: HTTP ${answer.status} ${answer.body.slice(0, 160)}`
+    redirects++
+    return undefined
+  }
+  const secrets = new SecretsManagerClient({
+    region: 'us-east-1',
+    endpoint: stack.secretsManager.url,
+    credentials: { accessKeyId: 'local-dev-only', secretAccessKey: 'local-dev-only' },
+  })
+  const admin = new pg.Client({ connectionString: stack.adminDatabaseUrl })
+  await admin.connect()
+  const mark = stack.logs.length
+  let stopLoad: () => void = () => undefined
+  const load = loadUntil(4, send, new Promise<void>((resolve) => (stopLoad = resolve)))
+  try {
+    await sleep(options.beforeMs)
+    const SecretId = stack.databaseSecretArn
+    const old = (await secrets.send(new GetSecretValueCommand({ SecretId }))).SecretString ?? ''
+    const oldSecret = JSON.parse(old) as { password: string }
+    const password = generatePassword()
+    const token = randomUUID()
+    // createSecret
+    await secrets.send(
+      new PutSecretValueCommand({
+        SecretId,
+        ClientRequestToken: token,
+        SecretString: JSON.stringify({ ...oldSecret, password }),
+        VersionStages: ['AWSPENDING'],
+      }),
+    )
+    // setSecret: from here the database refuses the password AWSCURRENT holds.
+    const windowOpened = Date.now()
+    const rotatedAt = new Date()
+    await admin.query(`alter role ${stack.appUser} password ${admin.escapeLiteral(password)}`)
+    // testSecret
+    if (!(await canLogIn(stack.adminDatabaseUrl, stack.appUser, password))) {
+      throw new Error('the new password does not log in')
+    }
+    await sleep(Math.max(0, options.windowMs - (Date.now() - windowOpened)))
+    // finishSecret
+    const described = await secrets.send(new DescribeSecretCommand({ SecretId }))
+    const currentId = Object.entries(described.VersionIdsToStages ?? {}).find(([, stages]) =>
+      stages.includes('AWSCURRENT'),
+    )?.[0]
+    await secrets.send(
+      new UpdateSecretVersionStageCommand({
+        SecretId,
+        VersionStage: 'AWSCURRENT',
+        MoveToVersionId: token,
+        ...(currentId ? { RemoveFromVersionId: currentId } : {}),
+      }),
+    )
+    await sleep(options.afterMs)
+    stopLoad()
+    const count = await load
+
+    let counted = 0
+    await poll(
+      'clicks counted',
+      async () => {
+        const record = await call(`${stack.apiGatewayUrl}/api/urls/${alias}`)
+        counted = (record.json as { clicks?: number } | undefined)?.clicks ?? 0
+        return counted >= redirects ? counted : undefined
+      },
+      30_000,
+      300,
+    ).catch(() => counted)
+    const sessions = await admin.query<{ before: number; total: number }>(
+      `select count(*) filter (where backend_start < $2)::int as before, count(*)::int as total
+         from pg_stat_activity where usename = $1`,
+      [stack.appUser, rotatedAt],
+    )
+    return {
+      ...count,
+      redirects,
+      counted,
+      refusedLogins: stack
+        .linesSince(mark)
+        .filter((line) => line.includes('database rejected the password')).length,
+      oldPasswordRefused: !(await canLogIn(
+        stack.adminDatabaseUrl,
+        stack.appUser,
+        oldSecret.password,
+      )),
+      sessionsFromBefore: sessions.rows[0]?.before ?? -1,
+      sessions: sessions.rows[0]?.total ?? 0,
+    }
+  } finally {
+    stopLoad()
+    await load
+    await admin.end()
+    secrets.destroy()
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import t from 'tap'
 import {
+  databasePasswordRotation,
   postgresOutage,
   queueOutage,
   roundRobinSigterm,
@@ -21,7 +22,9 @@ const stack = await startE2eStack({
   // readiness fails, so callers move away before the listener closes.
   env: {
     'api-gateway': { RATE_LIMIT_MAX: '1000000', DRAIN_DELAY_MS: '1000' },
-    'url-service': { DRAIN_DELAY_MS: '1000' },
+    // Connections live 1 s, so new logins fall inside the rotation window.
+    'url-service': { DRAIN_DELAY_MS: '1000', DB_POOL_MAX_LIFETIME_SECONDS: '1' },
+    worker: { DB_POOL_MAX_LIFETIME_SECONDS: '1' },
   },
 })
 t.teardown(async () => {
@@ -39,6 +42,22 @@ t.test('SVIDs rotating every 2 s with requests flowing', async (t) => {
   )
   t.ok(result.rotations >= 4, 'SVIDs did rotate during the run')
   t.equal(result.failed, 0, 'zero failed requests')
+})
+
+t.test('the database password rotated in PostgreSQL and in the secret', async (t) => {
+  const result = await databasePasswordRotation(stack, {
+    beforeMs: 2000,
+    windowMs: 400,
+    afterMs: 4000,
+  })
+  t.comment(
+    `${result.ok + result.failed} requests while the app login's password was rotated (400 ms between ALTER ROLE and the secret's AWSCURRENT moving): ${result.ok} ok, ${result.failed} failed ${result.failures.join(' | ')}; ${result.refusedLogins} logins refused in the window and retried; ${result.redirects} redirects, ${result.counted} clicks counted; ${result.sessions} sessions of the app login, ${result.sessionsFromBefore} from before the rotation`,
+  )
+  t.ok(result.refusedLogins >= 1, 'new logins did fall into the window')
+  t.equal(result.failed, 0, 'zero failed requests')
+  t.equal(result.counted, result.redirects, 'every click counted once')
+  t.ok(result.oldPasswordRefused, 'the old password no longer logs in')
+  t.equal(result.sessionsFromBefore, 0, 'every open session logged in with the new password')
 })
 
 t.test('PostgreSQL stopped and started', async (t) => {

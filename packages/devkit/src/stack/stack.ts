@@ -3,6 +3,11 @@ import { join } from 'node:path'
 import { type FauxqsServer, startFauxqs } from 'fauxqs'
 import pg from 'pg'
 import { type EmbeddedServer, freePort, startEmbeddedPostgres } from '../postgres.js'
+import {
+  generatePassword,
+  type LocalSecretsManager,
+  startLocalSecretsManager,
+} from '../secrets-manager.js'
 import { ManagedProcess } from './process.js'
 import { isPortFree, waitForOk } from './wait.js'
 
@@ -16,6 +21,7 @@ export interface StackPorts {
   workerOps: number
   postgres: number
   sqs: number
+  secretsManager: number
 }
 
 /** The ports `pnpm dev` promises in the README. */
@@ -29,6 +35,7 @@ export const devPorts: StackPorts = {
   workerOps: 9444,
   postgres: 5433,
   sqs: 9324,
+  secretsManager: 9325,
 }
 
 /** Kernel-chosen ports, so test suites can run beside a `pnpm dev`. */
@@ -83,8 +90,14 @@ export interface Stack {
   readonly frontendUrl: string
   readonly apiGatewayUrl: string
   readonly urlServiceUrl: string
+  /** Superuser on the app database, for inspecting it; the services never use it. */
   readonly databaseUrl: string
   readonly adminDatabaseUrl: string
+  /** The least-privilege login url-service, worker and migrations use. */
+  readonly appUser: string
+  /** The secret holding that login, as in production ({engine, host, port, username, password, dbname}). */
+  readonly databaseSecretArn: string
+  readonly secretsManager: LocalSecretsManager
   readonly queueUrl: string
   readonly svidDir: string
   readonly trustDomain: string
@@ -105,16 +118,30 @@ export interface Stack {
 }
 
 const databaseName = 'zt'
+const appUser = 'zt_app'
 const queueName = 'zt-events'
+const secretName = 'zt/url-service/database'
 
-async function ensureDatabase(adminUrl: string): Promise<void> {
+/**
+ * The app database owned by a login that is not a superuser, as infra's
+ * bootstrap creates it in RDS. Its password is new on every start: it lives
+ * only in the local Secrets Manager, which is in memory.
+ */
+async function ensureDatabase(adminUrl: string, password: string): Promise<void> {
   const client = new pg.Client({ connectionString: adminUrl })
   await client.connect()
   try {
+    const literal = client.escapeLiteral(password)
+    const role = await client.query('select 1 from pg_roles where rolname = $1', [appUser])
+    await client.query(
+      role.rowCount === 0
+        ? `create role ${appUser} login nosuperuser nocreatedb nocreaterole password ${literal}`
+        : `alter role ${appUser} password ${literal}`,
+    )
     const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [
       databaseName,
     ])
-    if (rowCount === 0) await client.query(`create database ${databaseName}`)
+    if (rowCount === 0) await client.query(`create database ${databaseName} owner ${appUser}`)
   } finally {
     await client.end()
   }
@@ -170,7 +197,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       startEmbeddedPostgres({ dataDir: join(options.stateDir, 'postgres'), port: ports.postgres })
     let postgres: EmbeddedServer | undefined = await startPostgres()
     cleanup.push(async () => postgres?.stop())
-    await ensureDatabase(postgres.adminUrl)
+    const appPassword = generatePassword()
+    await ensureDatabase(postgres.adminUrl, appPassword)
     const adminUrl = postgres.adminUrl
     const databaseUrl = adminUrl.replace(/\/postgres$/, `/${databaseName}`)
     output(
@@ -194,6 +222,24 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     cleanup.push(async () => sqs?.stop())
     output('dev', `SQS emulator (fauxqs) ready on 127.0.0.1:${ports.sqs}, queue ${queue.queueUrl}`)
 
+    const secretsManager = await startLocalSecretsManager({ port: ports.secretsManager })
+    cleanup.push(() => secretsManager.close())
+    const databaseSecretArn = secretsManager.store.set(
+      secretName,
+      JSON.stringify({
+        engine: 'postgres',
+        host: '127.0.0.1',
+        port: ports.postgres,
+        username: appUser,
+        password: appPassword,
+        dbname: databaseName,
+      }),
+    )
+    output(
+      'dev',
+      `Secrets Manager (local) ready on 127.0.0.1:${ports.secretsManager}: ${appUser}'s login in ${databaseSecretArn}`,
+    )
+
     const svidDir = join(options.stateDir, 'spiffe')
     const common = {
       LOG_LEVEL: logLevel,
@@ -204,12 +250,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const aws = {
       AWS_REGION: 'us-east-1',
       AWS_ENDPOINT_URL_SQS: `http://127.0.0.1:${ports.sqs}`,
-      // The emulator accepts any signature; these only let the SDK sign.
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManager.url,
+      // The emulators accept any signature; these only let the SDK sign.
       AWS_ACCESS_KEY_ID: 'local-dev-only',
       AWS_SECRET_ACCESS_KEY: 'local-dev-only',
       AWS_EC2_METADATA_DISABLED: 'true',
     }
-    const database = { DATABASE_URL: databaseUrl, DB_SSL_MODE: 'disable' }
+    // The production path: the login comes from Secrets Manager at run time.
+    const database = { ...aws, DB_SECRET_ARN: databaseSecretArn, DB_SSL_MODE: 'disable' }
     const make = (
       name: ServiceName,
       dir: string,
@@ -241,7 +289,6 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         `${options.rotateEverySeconds ?? 120}s`,
       ]),
       'url-service': make('url-service', 'services/url-service', 'src/server.ts', {
-        ...aws,
         ...database,
         PORT: String(ports.urlService),
         OPS_PORT: String(ports.urlServiceOps),
@@ -249,7 +296,6 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         EVENTS_QUEUE_URL: queue.queueUrl,
       }),
       worker: make('worker', 'services/url-service', 'src/worker.ts', {
-        ...aws,
         ...database,
         OPS_PORT: String(ports.workerOps),
         EVENTS_QUEUE_URL: queue.queueUrl,
@@ -317,6 +363,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       urlServiceUrl: `https://127.0.0.1:${ports.urlService}`,
       databaseUrl,
       adminDatabaseUrl: adminUrl,
+      appUser,
+      databaseSecretArn,
+      secretsManager,
       queueUrl: queue.queueUrl,
       svidDir,
       trustDomain,
