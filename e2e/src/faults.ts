@@ -62,6 +62,26 @@ export async function createLink(gatewayUrl: string, alias: string): Promise<str
   return alias
 }
 
+async function clickCount(stack: E2eStack, alias: string): Promise<number> {
+  const record = await call(`${stack.apiGatewayUrl}/api/urls/${alias}`)
+  return (record.json as { clicks?: number } | undefined)?.clicks ?? 0
+}
+
+/** Waits (up to 30 s) until the worker has counted `expected` clicks; returns the count. */
+async function clicksReaching(stack: E2eStack, alias: string, expected: number): Promise<number> {
+  let counted = 0
+  await poll(
+    'clicks counted',
+    async () => {
+      counted = await clickCount(stack, alias)
+      return counted >= expected ? counted : undefined
+    },
+    30_000,
+    300,
+  ).catch(() => undefined)
+  return counted
+}
+
 /** Reads through the gateway (read, list, create): a failure is any non-2xx answer. */
 export function gatewayTraffic(gatewayUrl: string, alias: string) {
   return async (n: number): Promise<string | undefined> => {
@@ -264,17 +284,7 @@ export async function databasePasswordRotation(
     stopLoad()
     const count = await load
 
-    let counted = 0
-    await poll(
-      'clicks counted',
-      async () => {
-        const record = await call(`${stack.apiGatewayUrl}/api/urls/${alias}`)
-        counted = (record.json as { clicks?: number } | undefined)?.clicks ?? 0
-        return counted >= redirects ? counted : undefined
-      },
-      30_000,
-      300,
-    ).catch(() => counted)
+    const counted = await clicksReaching(stack, alias, redirects)
     const sessions = await admin.query<{ before: number; total: number }>(
       `select count(*) filter (where backend_start < $2)::int as before, count(*)::int as total
          from pg_stat_activity where usename = $1`,
@@ -326,23 +336,11 @@ export async function queueOutage(
   await sleep(Math.max(0, downMs - (Date.now() - stoppedAt)))
   const startedAt = Date.now()
   await stack.startQueue()
-  let counted = 0
-  await poll(
-    'clicks counted',
-    async () => {
-      const record = await call(`${stack.apiGatewayUrl}/api/urls/${alias}`)
-      counted = (record.json as { clicks?: number } | undefined)?.clicks ?? 0
-      return counted >= clicks ? counted : undefined
-    },
-    30_000,
-    500,
-  ).catch(() => counted)
+  await clicksReaching(stack, alias, clicks)
   const drainedAfterMs = Date.now() - startedAt
   // Redelivered messages would show up as extra clicks a little later.
   await sleep(2000)
-  const record = await call(`${stack.apiGatewayUrl}/api/urls/${alias}`)
-  counted = (record.json as { clicks?: number } | undefined)?.clicks ?? 0
-  return { clicks, counted, drainedAfterMs }
+  return { clicks, counted: await clickCount(stack, alias), drainedAfterMs }
 }
 
 export interface SigtermResult {

@@ -42,6 +42,24 @@ const port = String(server.port)
 const secretJson = (username: string, password: string, dbname: string) =>
   JSON.stringify({ engine: 'postgres', host, port: server.port, username, password, dbname })
 
+/** A pool whose secret is whatever `secret()` returns at each fetch, counting the fetches. */
+async function openWithSecret(name: string, secret: () => string) {
+  const fetched = { count: 0 }
+  const config = loadConfig({
+    DB_SECRET_ARN: `arn:aws:secretsmanager:eu-west-1:1:secret:${name}`,
+    AWS_REGION: 'eu-west-1',
+    DB_SSL_MODE: 'disable',
+  })
+  const db = await openDatabase(config, {
+    logger,
+    fetchSecret: async () => {
+      fetched.count++
+      return secret()
+    },
+  })
+  return { db, fetched }
+}
+
 t.test(`the password ${special} works from DATABASE_URL (percent-encoded)`, async (t) => {
   const url = `postgres://app_user:${encodeURIComponent(special)}@${host}:${port}/app_db`
   const db = await openDatabase(loadConfig({ DATABASE_URL: url, DB_SSL_MODE: 'disable' }), {
@@ -90,24 +108,14 @@ t.test(`the password ${special} works from both secret shapes`, async (t) => {
 t.test(
   'a password the database keeps rejecting: refreshes with backoff, then the error',
   async (t) => {
-    let fetches = 0
-    const config = loadConfig({
-      DB_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:1:secret:wrong',
-      AWS_REGION: 'eu-west-1',
-      DB_SSL_MODE: 'disable',
-    })
-    const db = await openDatabase(config, {
-      logger,
-      fetchSecret: async () => {
-        fetches++
-        return secretJson('app_user', 'not-the-password', 'app_db')
-      },
-    })
+    const { db, fetched } = await openWithSecret('wrong', () =>
+      secretJson('app_user', 'not-the-password', 'app_db'),
+    )
     t.teardown(() => db.close())
     const started = Date.now()
     await t.rejects(db.query('SELECT 1'), { code: '28P01' })
     const elapsed = Date.now() - started
-    t.equal(fetches, 5, 'the first fetch, then four forced refreshes')
+    t.equal(fetched.count, 5, 'the first fetch, then four forced refreshes')
     t.ok(elapsed >= 600 && elapsed < 2000, `gave up after ${elapsed} ms, inside the gateway budget`)
   },
 )
@@ -118,19 +126,7 @@ t.test(
     await admin.query(`CREATE ROLE win_user LOGIN PASSWORD 'window-old'`)
     t.teardown(() => admin.query('DROP ROLE IF EXISTS win_user'))
     let secret = secretJson('win_user', 'window-old', 'postgres')
-    let fetches = 0
-    const config = loadConfig({
-      DB_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:1:secret:window',
-      AWS_REGION: 'eu-west-1',
-      DB_SSL_MODE: 'disable',
-    })
-    const db = await openDatabase(config, {
-      logger,
-      fetchSecret: async () => {
-        fetches++
-        return secret
-      },
-    })
+    const { db, fetched } = await openWithSecret('window', () => secret)
     // Rotation's setSecret: the role changes first; finishSecret moves the
     // secret 500 ms later, as the rotation function's test step takes time.
     await admin.query(`ALTER ROLE win_user PASSWORD 'window-new'`)
@@ -144,7 +140,7 @@ t.test(
     await db.close()
     t.equal(rows[0]?.user, 'win_user', 'the query succeeded once the secret caught up')
     t.ok(elapsed >= 450, `it waited for the secret (${elapsed} ms)`)
-    t.ok(fetches >= 3, `fetched again while backing off (${fetches} fetches)`)
+    t.ok(fetched.count >= 3, `fetched again while backing off (${fetched.count} fetches)`)
   },
 )
 
