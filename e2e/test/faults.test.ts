@@ -95,7 +95,7 @@ t.test('two gateways behind a round-robin client, one gets SIGTERM', async (t) =
   const result = await roundRobinSigterm(stack, 9000)
   if (result.failed > 0) t.comment(stack.linesSince(mark).slice(0, 15).join('\n'))
   t.comment(
-    `${result.ok + result.failed} requests (${result.perInstance.join(' + ')} per instance), ${result.retried} moved to the other instance (${result.closing} of them after a bare 503 from the closing server), ${result.failed} failed ${result.failures.join(' | ')}`,
+    `${result.ok + result.failed} requests (${result.perInstance.join(' + ')} per instance), ${result.retried} moved to the other instance after a refused connection, ${result.closing} answered with Connection: close while closing, ${result.failed} failed ${result.failures.join(' | ')}`,
   )
   t.equal(result.failed, 0, 'zero failed requests')
 })

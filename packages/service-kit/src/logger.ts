@@ -62,5 +62,10 @@ export function fastifyBaseOptions(
     frameworkErrors: problemFrameworkErrors,
     // Close idle keep-alive sockets on close() so shutdown is not held open.
     forceCloseConnections: 'idle' as const,
+    // A request already on a kept-alive socket when close() begins is served,
+    // and Node answers it with Connection: close. Fastify's default would send
+    // a bare 503 that is not problem+json and fails a request that could
+    // simply have been answered.
+    return503OnClosing: false,
   }
 }

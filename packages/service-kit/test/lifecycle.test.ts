@@ -1,6 +1,6 @@
 import Fastify from 'fastify'
 import t from 'tap'
-import { request } from 'undici'
+import { Agent, request } from 'undici'
 import { runService } from '../src/lifecycle.js'
 import { createRegistry } from '../src/metrics.js'
 import { buildOpsServer } from '../src/ops.js'
@@ -90,3 +90,31 @@ t.test('a port in use gives a clear fatal message and exit 1', async (t) => {
   t.same(codes, [1])
   t.match(lines[0], `port ${port} is already in use`)
 })
+
+t.test(
+  'a request on a kept-alive connection while the server closes is served, then the connection closes',
+  async (t) => {
+    const { fastifyBaseOptions } = await import('../src/logger.js')
+    const app = Fastify(fastifyBaseOptions('test', 'silent'))
+    app.get('/', async () => {
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      return { ok: true }
+    })
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    const address = app.server.address()
+    const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/`
+    // One connection: the second request waits on it behind the first.
+    const agent = new Agent({ connections: 1 })
+    t.teardown(() => agent.close())
+    const first = request(url, { dispatcher: agent })
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const closing = app.close()
+    const second = request(url, { dispatcher: agent })
+    t.equal((await first).statusCode, 200)
+    const answer = await second
+    t.equal(answer.statusCode, 200, 'served, not a bare 503')
+    t.same(await answer.body.json(), { ok: true })
+    t.equal(answer.headers.connection, 'close', 'and told not to reuse the connection')
+    await closing
+  },
+)
