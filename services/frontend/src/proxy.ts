@@ -1,6 +1,6 @@
 import { HttpProblem } from '@zt/service-kit'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
-import { request } from 'undici'
+import { Pool, request } from 'undici'
 
 export interface GatewayProxyOptions {
   /** Origin of the api-gateway, e.g. http://api-gateway.services.svc.cluster.local:8000. */
@@ -47,6 +47,16 @@ export const gatewayProxy: FastifyPluginAsync<GatewayProxyOptions> = async (app,
       headers: { 'retry-after': '1' },
     })
 
+  // One keep-alive pool to the gateway's origin for the life of the app. The
+  // timeouts live on the pool (undici arms them per request anyway): an
+  // AbortSignal.timeout per request cost a timer, a weak reference and, when
+  // it fired long after the answer, a DOMException with a stack trace.
+  const gateway = new Pool(new URL(options.gatewayUrl).origin, {
+    headersTimeout: options.timeoutMs,
+    bodyTimeout: options.timeoutMs,
+  })
+  app.addHook('onClose', () => gateway.close())
+
   async function relay(incoming: FastifyRequest, reply: FastifyReply) {
     // Build the target from the path alone: an absolute-form request line
     // (GET http://elsewhere/...) or a dot segment must not move the request
@@ -54,9 +64,6 @@ export const gatewayProxy: FastifyPluginAsync<GatewayProxyOptions> = async (app,
     const { pathname, search } = new URL(incoming.url, 'http://frontend.invalid')
     if (!relayed.test(pathname))
       throw new HttpProblem(404, `no route for ${incoming.method} ${pathname}`)
-    const target = new URL(options.gatewayUrl)
-    target.pathname = pathname
-    target.search = search
 
     const headers: Record<string, string> = {
       'x-request-id': incoming.id,
@@ -69,13 +76,13 @@ export const gatewayProxy: FastifyPluginAsync<GatewayProxyOptions> = async (app,
       if (typeof value === 'string') headers[name] = value
     }
 
-    let upstream: Awaited<ReturnType<typeof request>>
+    let upstream: Awaited<ReturnType<typeof gateway.request>>
     try {
-      upstream = await request(target, {
+      upstream = await gateway.request({
+        path: `${pathname}${search}`,
         method: incoming.method as 'GET' | 'POST',
         headers,
         body: Buffer.isBuffer(incoming.body) ? incoming.body : undefined,
-        signal: AbortSignal.timeout(options.timeoutMs),
       })
     } catch (error) {
       incoming.log.warn({ err: error }, 'api-gateway unreachable')

@@ -135,6 +135,35 @@ t.test('large bodies stop at the frontend', async (t) => {
   t.equal(gateway.seen.length, 0)
 })
 
+t.test('relayed requests share one kept-alive connection to the gateway', async (t) => {
+  const gateway = await recordingServer(t, (req, res) => {
+    res.writeHead(req.url?.startsWith('/r/') ? 302 : 200, { location: 'https://example.com/' })
+    res.end(req.url?.startsWith('/r/') ? '' : '{}')
+  })
+  const app = await testApp(t, { API_GATEWAY_URL: gateway.url })
+  for (let i = 0; i < 20; i++) {
+    const res = await app.inject(i % 2 ? `/r/code${i}` : '/api/urls')
+    t.equal(res.statusCode, i % 2 ? 302 : 200)
+    // inject answers in the same tick undici frees the connection; a real
+    // next request arrives over the network, long after.
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  t.equal(gateway.seen.length, 20)
+  t.equal(gateway.connections(), 1, 'no TCP handshake per relayed request')
+})
+
+t.test('a slow answer body is cut off at the gateway timeout too', async (t) => {
+  const gateway = await recordingServer(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' })
+    res.write('{"partial":')
+  })
+  const app = await testApp(t, { API_GATEWAY_URL: gateway.url }, { gatewayTimeoutMs: 200 })
+  const started = Date.now()
+  // The status and headers were relayed already; the response is cut short.
+  await t.rejects(app.inject('/api/urls'), { code: 'LIGHT_ECONNRESET' })
+  t.ok(Date.now() - started < 1000, 'bounded by the gateway timeout')
+})
+
 t.test('a gateway that is down or hangs gives a prompt 503 problem', async (t) => {
   const down = await testApp(t, { API_GATEWAY_URL: `http://127.0.0.1:${await freePort()}` })
   const refused = await down.inject('/api/urls')

@@ -52,8 +52,9 @@ export interface Recorded {
 export async function recordingServer(
   t: Teardownable,
   handler: (req: IncomingMessage, res: ServerResponse) => void,
-): Promise<{ url: string; seen: Recorded[] }> {
+): Promise<{ url: string; seen: Recorded[]; connections: () => number }> {
   const seen: Recorded[] = []
+  let connections = 0
   const server = createServer((req, res) => {
     const chunks: Buffer[] = []
     req.on('data', (chunk: Buffer) => chunks.push(chunk))
@@ -67,10 +68,15 @@ export async function recordingServer(
       handler(req, res)
     })
   })
+  server.on('connection', () => connections++)
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   t.teardown(() => {
     server.closeAllConnections()
     return new Promise((resolve) => server.close(resolve))
   })
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen }
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    seen,
+    connections: () => connections,
+  }
 }
