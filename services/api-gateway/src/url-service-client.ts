@@ -14,7 +14,7 @@ import {
 import { HttpProblem } from '@zt/service-kit'
 import type { FastifyBaseLogger } from 'fastify'
 import { Histogram, type Registry } from 'prom-client'
-import { type Dispatcher, request } from 'undici'
+import type { Dispatcher } from 'undici'
 import type { z } from 'zod'
 import { traceparentFor } from './trace.js'
 
@@ -88,10 +88,12 @@ export function createHttpUrlServiceClient(options: HttpUrlServiceClientOptions)
     registers: options.registry ? [options.registry] : [],
   })
 
+  const origin = new URL(options.baseUrl).origin
+
   async function send(
     call: Pick<Call, 'method' | 'path' | 'body'>,
     trace: Pick<CallContext, 'requestId' | 'traceparent'>,
-    signal: AbortSignal,
+    timeoutMs: number,
   ): Promise<Answer> {
     const headers: Record<string, string> = {
       accept: 'application/json',
@@ -99,18 +101,31 @@ export function createHttpUrlServiceClient(options: HttpUrlServiceClientOptions)
       traceparent: trace.traceparent,
     }
     if (call.body !== undefined) headers['content-type'] = 'application/json'
-    const response = await request(new URL(call.path, options.baseUrl), {
-      method: call.method,
-      headers,
-      body: call.body === undefined ? undefined : JSON.stringify(call.body),
-      dispatcher: options.dispatcher,
-      signal,
-    })
-    const retryAfter = response.headers['retry-after']
-    return {
-      status: response.statusCode,
-      body: await response.body.text(),
-      retryAfter: typeof retryAfter === 'string' ? retryAfter : undefined,
+    // A timer cleared when the answer is in, not AbortSignal.timeout: that one
+    // stays armed for the whole budget after every call, and when it fires
+    // builds a DOMException with a stack trace, for nothing.
+    const deadline = new AbortController()
+    const timer = setTimeout(
+      () => deadline.abort(new DOMException('url-service call timed out', 'TimeoutError')),
+      timeoutMs,
+    )
+    try {
+      const response = await options.dispatcher.request({
+        origin,
+        path: call.path,
+        method: call.method,
+        headers,
+        body: call.body === undefined ? undefined : JSON.stringify(call.body),
+        signal: deadline.signal,
+      })
+      const retryAfter = response.headers['retry-after']
+      return {
+        status: response.statusCode,
+        body: await response.body.text(),
+        retryAfter: typeof retryAfter === 'string' ? retryAfter : undefined,
+      }
+    } finally {
+      clearTimeout(timer)
     }
   }
 
@@ -124,7 +139,7 @@ export function createHttpUrlServiceClient(options: HttpUrlServiceClientOptions)
         call.idempotent && attempt < retries && deadline - Date.now() > backoff * 2
       try {
         const left = Math.max(deadline - Date.now(), 1)
-        const answer = await send(call, call.ctx, AbortSignal.timeout(left))
+        const answer = await send(call, call.ctx, left)
         if (answer.status >= 500 && mayRetry()) {
           await sleep(backoff)
           continue
@@ -220,7 +235,7 @@ export function createHttpUrlServiceClient(options: HttpUrlServiceClientOptions)
         await send(
           { method: 'GET', path: `${internalRoutes.urls}?limit=1` },
           { requestId: `readyz-${randomUUID()}`, traceparent: traceparentFor(undefined) },
-          AbortSignal.timeout(options.timeoutMs),
+          options.timeoutMs,
         )
       } catch (error) {
         throw new Error(`url-service unreachable: ${describe(error)}`)

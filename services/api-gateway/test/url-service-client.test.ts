@@ -216,3 +216,16 @@ t.test('a hanging url-service is cut off at the timeout, retries included', asyn
   }
   await t.rejects(c.ping(), /url-service unreachable/)
 })
+
+t.test('a call leaves no deadline armed once it is answered', async (t) => {
+  // AbortSignal.timeout cannot be cleared: each call used to leave a timer
+  // running for the whole budget, firing a DOMException long after the answer.
+  const timeouts = t.capture(AbortSignal, 'timeout')
+  const up = await upstream(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.end(JSON.stringify(record))
+  })
+  const { client: c } = client(t, up.url)
+  for (let i = 0; i < 5; i++) t.same(await c.get('abc', ctx), record)
+  t.equal(timeouts().length, 0)
+})
