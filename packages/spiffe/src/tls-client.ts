@@ -1,5 +1,5 @@
 import type { X509Certificate } from 'node:crypto'
-import type { TLSSocket } from 'node:tls'
+import { createSecureContext, type TLSSocket } from 'node:tls'
 import { Agent, buildConnector, Dispatcher } from 'undici'
 import type { Authorizer } from './authorize.js'
 import { chainFromPeerCertificate, peerChain } from './peer.js'
@@ -62,13 +62,20 @@ export class MtlsDispatcher extends Dispatcher {
 
   #buildAgent(): Agent {
     const svid = this.#source.svid()
-    const connector = buildConnector({
+    // One context per agent (so per SVID and bundle), shared by its
+    // connections: without it tls.connect parsed the key, the chain and every
+    // CA again for each new connection.
+    const secureContext = createSecureContext({
       key: svid.privateKeyPem(),
       cert: svid.certificatesPem(),
       ca: this.#source
         .bundles()
         .authorities()
         .map((authority) => authority.toString()),
+      minVersion: mtlsMinVersion,
+    })
+    const connector = buildConnector({
+      secureContext,
       minVersion: mtlsMinVersion,
       // ALPN is the connector's job once `connect` is a function.
       allowH2: this.#options.agentOptions?.allowH2,

@@ -180,3 +180,53 @@ t.test('the connection pool is replaced when it reaches its age limit', async (t
   t.equal(serials[0], serials[1], 'keep-alive reuses the connection')
   t.not(serials[2], serials[1], 'after the age limit a new connection is made')
 })
+
+t.test('sequential calls reuse one TLS connection: no handshake per request', async (t) => {
+  const counted = await serve(urlService)
+  let handshakes = 0
+  counted.server.on('secureConnection', () => handshakes++)
+  // Default agent options, as the gateway builds it.
+  const dispatcher = new MtlsDispatcher(gateway, { authorizer: authorizeId(ids.urlService) })
+  t.teardown(() => dispatcher.close())
+  for (let i = 0; i < 20; i++) {
+    const response = await request(counted.url, { dispatcher, method: i % 2 ? 'POST' : 'GET' })
+    t.match(await response.body.json(), { caller: String(ids.gateway), resumed: false })
+    // A real next call arrives later than the tick that frees the connection.
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  t.equal(handshakes, 1)
+})
+
+t.test('the connections of one pool share one secure context', async (t) => {
+  const tls = await import('node:tls')
+  let contexts = 0
+  const { MtlsDispatcher: Counted } = await t.mockImport<typeof import('../src/tls-client.js')>(
+    '../src/tls-client.js',
+    {
+      'node:tls': {
+        ...tls,
+        createSecureContext: (options: import('node:tls').SecureContextOptions) => {
+          contexts++
+          return tls.createSecureContext(options)
+        },
+      },
+    },
+  )
+  const counted = await serve(urlService)
+  let handshakes = 0
+  counted.server.on('secureConnection', () => handshakes++)
+  // authorizeAny: the mocked module tree has its own SpiffeId class, which
+  // cannot be compared with this file's; the identity checks are tested above.
+  const dispatcher = new Counted(gateway, { authorizer: authorizeAny() })
+  t.teardown(() => dispatcher.close())
+  // Concurrent calls open several connections, each with a full handshake.
+  const answers = await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      const response = await request(counted.url, { dispatcher })
+      return response.body.json()
+    }),
+  )
+  t.equal(answers.length, 4)
+  t.ok(handshakes > 1, `${handshakes} connections`)
+  t.equal(contexts, 1, 'key, chain and bundle parsed once per pool, not per connection')
+})
