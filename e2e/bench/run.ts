@@ -1,12 +1,15 @@
 /**
  * `pnpm bench`: load through frontend -> api-gateway -> url-service on the
- * same stack `pnpm dev` runs, against a bare Fastify hello-world and a
- * plain-HTTP hop measured in the same run. Prints requests per second,
- * latency percentiles, CPU seconds per 1000 requests and RSS per process,
- * and the ratios behind the goals in issue 9. Not a test: nothing asserted.
+ * same stack `pnpm dev` runs (the built dist/*.js with plain node, as the
+ * images run it; BENCH_SOURCE=1 for the TypeScript sources through tsx),
+ * against a bare Fastify hello-world, a plain-HTTP hop and the same hop over
+ * SPIFFE mTLS measured in the same run. Prints requests per second, latency
+ * percentiles, CPU seconds per 1000 requests, TCP connections opened and
+ * closed per hop, memory per process, and the ratios behind the goals in
+ * issue 9. Not a test: nothing asserted.
  */
 import { readFileSync } from 'node:fs'
-import { cpus, totalmem } from 'node:os'
+import { cpus, loadavg, totalmem } from 'node:os'
 import { freePort, ManagedProcess, waitForOk } from '@zt/devkit'
 import autocannon from 'autocannon'
 import { postJson } from '../src/http.js'
@@ -38,6 +41,37 @@ function rssMb(pid: number): number {
   }
 }
 
+/**
+ * TCP connections to a port from /proc/net/tcp: established, and in
+ * TIME_WAIT (closed within the last minute). A client that opened a
+ * connection per request would leave thousands in TIME_WAIT.
+ */
+function tcpConnections(port: number): { established: number; closed: number } {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0')
+  let established = 0
+  let closed = 0
+  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const [, local, remote, state] = line.trim().split(/\s+/)
+    // Count each connection once, by its client end (remote = the port).
+    if (!remote?.endsWith(`:${hex}`) || local?.endsWith(`:${hex}`)) continue
+    if (state === '01') established++
+    if (state === '06') closed++
+  }
+  return { established, closed }
+}
+
+/** Anonymous (private) memory: RSS without the node binary and libraries, which every process maps and shares. */
+function anonMb(pid: number): number {
+  try {
+    const kb = Number(
+      readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8').match(/^Anonymous:\s+(\d+)/m)?.[1],
+    )
+    return kb / 1024
+  } catch {
+    return 0
+  }
+}
+
 interface Run {
   name: string
   rps: number
@@ -55,13 +89,21 @@ async function measure(
   name: string,
   processes: () => Record<string, number[]>,
   options: autocannon.Options,
+  hops: Record<string, number> = {},
 ): Promise<Run> {
+  const closedBefore = Object.fromEntries(
+    Object.entries(hops).map(([hop, port]) => [hop, tcpConnections(port).closed]),
+  )
   const pids = processes()
   const before = Object.fromEntries(
     Object.entries(pids).map(([n, list]) => [n, list.reduce((s, p) => s + cpuSeconds(p), 0)]),
   )
   const result = await autocannon({ connections, duration: seconds, ...options })
   const total = result.requests.total
+  const connectionReport = Object.entries(hops).map(([hop, port]) => {
+    const now = tcpConnections(port)
+    return `${hop} ${now.established} open, ${now.closed - (closedBefore[hop] ?? 0)} closed`
+  })
   const after = processes()
   const cpuPer1000 = Object.fromEntries(
     Object.entries(after).map(([n, list]) => [
@@ -95,18 +137,30 @@ async function measure(
       .map(([n, v]) => `${n} ${v.toFixed(3)}`)
       .join(', ')}`,
   )
+  if (connectionReport.length > 0)
+    out(`${''.padEnd(44)} TCP connections during the run: ${connectionReport.join('; ')}`)
   return run
 }
 
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')
 out(
-  `machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}; ${seconds} s per run, ${connections} connections`,
+  `machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}; ${seconds} s per run, ${connections} connections; load average ${load()}`,
 )
-out('starting the stack (same startStack as pnpm dev; LOG_LEVEL=warn, rate limit lifted)...')
+// The images run the compiled dist/*.js with plain node; that is what is
+// measured unless BENCH_SOURCE=1 asks for the TypeScript sources via tsx.
+const compiled = process.env.BENCH_SOURCE !== '1'
+out(
+  `starting the stack (same startStack as pnpm dev; ${compiled ? 'compiled dist/*.js with plain node, run `pnpm build` first' : 'sources via tsx'}; LOG_LEVEL=warn, rate limit lifted)...`,
+)
 // BENCH_PROFILE=<service> writes a V8 CPU profile of that process to
 // BENCH_PROFILE_DIR (default /tmp/zt-bench-profile) when the stack stops.
 const profiled = process.env.BENCH_PROFILE as 'frontend' | 'api-gateway' | 'url-service' | undefined
 const stack = await startE2eStack({
   logLevel: 'warn',
+  compiled,
   env: { 'api-gateway': { RATE_LIMIT_MAX: '100000000' } },
   ...(profiled
     ? {
@@ -132,13 +186,23 @@ try {
       env: { NODE_ENV: 'production' },
       output: (_n, line) => out(`baseline: ${line}`),
     })
+  const helloMtlsPort = await freePort()
+  const hopMtlsPort = await freePort()
   const hello = baseline(['hello', String(helloPort)])
   const hop = baseline(['hop', String(hopPort), `http://127.0.0.1:${helloPort}`])
-  baselines.push(hello, hop)
-  hello.start()
-  hop.start()
+  // The stack's own dev SVIDs: url-service's for the server, the gateway's for the client.
+  const helloMtls = baseline(['hello-mtls', String(helloMtlsPort), `${stack.svidDir}/url-service`])
+  const hopMtls = baseline([
+    'hop-mtls',
+    String(hopMtlsPort),
+    `https://127.0.0.1:${helloMtlsPort}`,
+    `${stack.svidDir}/api-gateway`,
+  ])
+  baselines.push(hello, hop, helloMtls, hopMtls)
+  for (const p of baselines) p.start()
   await waitForOk(`http://127.0.0.1:${helloPort}/`, { timeoutMs: 30_000 })
   await waitForOk(`http://127.0.0.1:${hopPort}/`, { timeoutMs: 30_000 })
+  await waitForOk(`http://127.0.0.1:${hopMtlsPort}/`, { timeoutMs: 30_000 })
 
   const pid = (p: ManagedProcess) => (p.pid === undefined ? [] : [p.pid])
   const postgresPids = () =>
@@ -160,6 +224,7 @@ try {
   // Warm-up: JIT and connection pools.
   await autocannon({ url: `${stack.frontendUrl}/r/${alias}`, connections: 4, duration: 2 })
   await autocannon({ url: `http://127.0.0.1:${hopPort}/`, connections: 4, duration: 1 })
+  await autocannon({ url: `http://127.0.0.1:${hopMtlsPort}/`, connections: 4, duration: 1 })
 
   out()
   const bare = await measure('bare Fastify hello-world', () => ({ hello: pid(hello) }), {
@@ -169,33 +234,63 @@ try {
     'plain-HTTP hop -> hello-world',
     () => ({ hop: pid(hop), hello: pid(hello) }),
     { url: `http://127.0.0.1:${hopPort}/` },
+    { 'hop to hello': helloPort },
   )
-  const read = await measure('read via api-gateway -> url-service (mTLS)', services, {
-    url: `${stack.apiGatewayUrl}/api/urls/${alias}`,
-  })
-  const redirect = await measure('redirect frontend -> gateway -> url-service', services, {
-    url: `${stack.frontendUrl}/r/${alias}`,
-  })
-  const create = await measure('create frontend -> gateway -> url-service', services, {
-    url: `${stack.frontendUrl}/api/urls`,
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ url: 'https://example.com/bench/create' }),
-  })
+  const mtlsHop = await measure(
+    'SPIFFE mTLS hop -> hello-world (mTLS)',
+    () => ({ hop: pid(hopMtls), hello: pid(helloMtls) }),
+    { url: `http://127.0.0.1:${hopMtlsPort}/` },
+    { 'hop to hello': helloMtlsPort },
+  )
+  const hops = {
+    'to the gateway': stack.ports.apiGateway,
+    'gateway to url-service': stack.ports.urlService,
+  }
+  const read = await measure(
+    'read via api-gateway -> url-service (mTLS)',
+    services,
+    { url: `${stack.apiGatewayUrl}/api/urls/${alias}` },
+    hops,
+  )
+  const redirect = await measure(
+    'redirect frontend -> gateway -> url-service',
+    services,
+    { url: `${stack.frontendUrl}/r/${alias}` },
+    hops,
+  )
+  const create = await measure(
+    'create frontend -> gateway -> url-service',
+    services,
+    {
+      url: `${stack.frontendUrl}/api/urls`,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ url: 'https://example.com/bench/create' }),
+    },
+    hops,
+  )
   const rate = Math.min(1000, Math.floor(redirect.rps * 0.8))
-  const fixed = await measure(`redirect end to end at ${rate} rps (fixed rate)`, services, {
-    url: `${stack.frontendUrl}/r/${alias}`,
-    overallRate: rate,
-  })
+  const fixed = await measure(
+    `redirect end to end at ${rate} rps (fixed rate)`,
+    services,
+    { url: `${stack.frontendUrl}/r/${alias}`, overallRate: rate },
+    hops,
+  )
 
   out()
-  out('RSS after the runs (MB):')
-  for (const [name, mb] of Object.entries({
-    ...fixed.rss,
-    'hello (baseline)': rssMb(hello.pid ?? 0),
-  }))
-    out(`  ${name.padEnd(18)} ${mb.toFixed(1)}`)
+  out(`load average after the runs: ${load()}`)
+  out(
+    'memory after the runs (MB): RSS, of which anonymous (the rest is mostly the shared node binary)',
+  )
+  const memoryOf = { ...services(), 'hello (baseline)': pid(hello) }
+  for (const [name, list] of Object.entries(memoryOf)) {
+    const rss = list.reduce((sum, p) => sum + rssMb(p), 0)
+    const anon = list.reduce((sum, p) => sum + anonMb(p), 0)
+    out(`  ${name.padEnd(18)} ${rss.toFixed(1).padStart(6)}  ${anon.toFixed(1).padStart(6)}`)
+  }
   const hopExtra = (read.cpuPer1000['api-gateway'] ?? 0) - (plain.cpuPer1000.hop ?? 0)
+  const both = (run: Run) => (run.cpuPer1000.hop ?? 0) + (run.cpuPer1000.hello ?? 0)
+  const mtlsExtra = both(mtlsHop) - both(plain)
   out()
   out('goals (issue 9):')
   out(
@@ -210,10 +305,13 @@ try {
       .join(', ')} (goal <= 80 MB each)`,
   )
   out(
-    `  mTLS hop over plain: gateway ${(read.cpuPer1000['api-gateway'] ?? 0).toFixed(3)} - plain hop ${(plain.cpuPer1000.hop ?? 0).toFixed(3)} = ${hopExtra.toFixed(3)} vCPU per 1000 rps (goal <= 0.06)`,
+    `  mTLS hop over plain (both ends): mTLS hop + server ${both(mtlsHop).toFixed(3)} - plain hop + server ${both(plain).toFixed(3)} = ${mtlsExtra.toFixed(3)} vCPU per 1000 rps (goal <= 0.06)`,
   )
   out(
-    `  also: plain hop / bare ${(plain.rps / bare.rps).toFixed(3)}; gateway read / bare ${(read.rps / bare.rps).toFixed(3)}; create / bare ${(create.rps / bare.rps).toFixed(3)}`,
+    `  upper bound from the gateway: gateway ${(read.cpuPer1000['api-gateway'] ?? 0).toFixed(3)} - plain hop ${(plain.cpuPer1000.hop ?? 0).toFixed(3)} = ${hopExtra.toFixed(3)} (includes the gateway's validation, rate limit, metrics and logging)`,
+  )
+  out(
+    `  also: plain hop / bare ${(plain.rps / bare.rps).toFixed(3)}; mTLS hop / bare ${(mtlsHop.rps / bare.rps).toFixed(3)}; gateway read / bare ${(read.rps / bare.rps).toFixed(3)}; create / bare ${(create.rps / bare.rps).toFixed(3)}`,
   )
 } finally {
   for (const p of baselines) await p.stop('SIGTERM', 5000)
