@@ -276,6 +276,15 @@ try {
     { url: `${stack.frontendUrl}/r/${alias}`, overallRate: rate },
     hops,
   )
+  // CPU per request depends on the rate: a process woken for each request
+  // pays for each wake-up (cold caches on shared cores) what a saturated one
+  // spreads over many. The plain hop at the same rate is the fair yardstick
+  // for what each relaying process costs in run 6.
+  const plainAtRate = await measure(
+    `plain-HTTP hop at ${rate} rps (fixed rate)`,
+    () => ({ hop: pid(hop), hello: pid(hello) }),
+    { url: `http://127.0.0.1:${hopPort}/`, overallRate: rate },
+  )
 
   out()
   out(`load average after the runs: ${load()}`)
@@ -309,6 +318,9 @@ try {
   )
   out(
     `  upper bound from the gateway: gateway ${(read.cpuPer1000['api-gateway'] ?? 0).toFixed(3)} - plain hop ${(plain.cpuPer1000.hop ?? 0).toFixed(3)} = ${hopExtra.toFixed(3)} (includes the gateway's validation, rate limit, metrics and logging)`,
+  )
+  out(
+    `  at ${rate} rps per relaying process: frontend ${(fixed.cpuPer1000.frontend ?? 0).toFixed(3)}, api-gateway ${(fixed.cpuPer1000['api-gateway'] ?? 0).toFixed(3)}, plain hop ${(plainAtRate.cpuPer1000.hop ?? 0).toFixed(3)} CPU s per 1000 requests`,
   )
   out(
     `  also: plain hop / bare ${(plain.rps / bare.rps).toFixed(3)}; mTLS hop / bare ${(mtlsHop.rps / bare.rps).toFixed(3)}; gateway read / bare ${(read.rps / bare.rps).toFixed(3)}; create / bare ${(create.rps / bare.rps).toFixed(3)}`,
