@@ -9,6 +9,7 @@ import {
   postgresOutage,
   queueOutage,
   roundRobinSigterm,
+  roundRobinUrlServiceSigterm,
   sigtermInFlight,
   svidRotationUnderLoad,
 } from '../src/faults.js'
@@ -90,12 +91,19 @@ for (const name of ['url-service', 'api-gateway'] as const) {
   })
 }
 
-t.test('two gateways behind a round-robin client, one gets SIGTERM', async (t) => {
-  const mark = stack.logs.length
-  const result = await roundRobinSigterm(stack, 9000)
-  if (result.failed > 0) t.comment(stack.linesSince(mark).slice(0, 15).join('\n'))
-  t.comment(
-    `${result.ok + result.failed} requests (${result.perInstance.join(' + ')} per instance), ${result.retried} moved to the other instance after a refused connection, ${result.closing} answered with Connection: close while closing, ${result.failed} failed ${result.failures.join(' | ')}`,
-  )
-  t.equal(result.failed, 0, 'zero failed requests')
-})
+const roundRobins = {
+  'two gateways': roundRobinSigterm,
+  'two url-services, called over mTLS as the gateway does,': roundRobinUrlServiceSigterm,
+}
+for (const [what, run] of Object.entries(roundRobins)) {
+  t.test(`${what} behind a round-robin client, one gets SIGTERM`, async (t) => {
+    const mark = stack.logs.length
+    const result = await run(stack, 9000)
+    if (result.failed > 0) t.comment(stack.linesSince(mark).slice(0, 15).join('\n'))
+    t.comment(
+      `${result.ok + result.failed} requests (${result.perInstance.join(' + ')} per instance), ${result.retried} moved to the other instance after a refused connection, ${result.closing} answered with Connection: close while closing, ${result.failed} failed ${result.failures.join(' | ')}`,
+    )
+    t.ok((result.perInstance[1] ?? 0) > 0, 'the second instance served before it stopped')
+    t.equal(result.failed, 0, 'zero failed requests')
+  })
+}
