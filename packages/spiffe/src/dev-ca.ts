@@ -3,9 +3,12 @@ import { randomBytes, webcrypto, X509Certificate } from 'node:crypto'
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import * as x509 from '@peculiar/x509'
+import { X509Bundle, X509BundleSet } from './bundle.js'
 import { certificatesToPem } from './der.js'
 import { svidFileNames } from './directory-source.js'
 import { type SpiffeId, TrustDomain } from './id.js'
+import { StaticX509Source } from './source.js'
+import { X509Svid } from './svid.js'
 
 /**
  * A development certificate authority for SPIFFE: mints CAs and X.509-SVIDs
@@ -253,6 +256,22 @@ export async function mintSvid(
 }
 
 /** Writes a file so readers see the old or the new content, never a mix. */
+/**
+ * A ready source holding a freshly minted SVID from `issuer`, trusting
+ * `issuer` alone: what a test wires into a server or client in place of the
+ * Workload API.
+ */
+export async function mintSource(
+  issuer: CertificateAuthority,
+  options: MintOptions,
+): Promise<StaticX509Source> {
+  const minted = await mintSvid(issuer, options)
+  return new StaticX509Source(
+    X509Svid.parsePem(minted.certificatesPem, minted.keyPem),
+    new X509BundleSet([new X509Bundle(issuer.trustDomain, [issuer.certificate])]),
+  )
+}
+
 export async function writeFileAtomic(path: string, content: string, mode = 0o644): Promise<void> {
   const temporary = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
   await writeFile(temporary, content, { mode })

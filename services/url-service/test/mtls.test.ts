@@ -10,11 +10,11 @@ import { join } from 'node:path'
 import { connect } from 'node:tls'
 import { createTestDatabase } from '@zt/devkit'
 import { ConfigError } from '@zt/service-kit'
-import { StaticX509Source, X509Bundle, X509BundleSet, X509Svid } from '@zt/spiffe'
 import {
   createCertificateAuthority,
   KeyUsageFlags,
   type MintOptions,
+  mintSource,
   mintSvid,
   workloadDir,
 } from '@zt/spiffe/dev-ca'
@@ -332,15 +332,12 @@ t.test('start-up fails clearly without an SVID, or with one of another trust dom
 })
 
 t.test('readiness fails when the SVID is in the last tenth of its life', async (t) => {
-  const bundles = new X509BundleSet([new X509Bundle(ca.trustDomain, [ca.certificate])])
-  const svid = async (pastMs: number, leftMs: number) => {
-    const minted = await mintSvid(ca, {
+  const svid = (pastMs: number, leftMs: number) =>
+    mintSource(ca, {
       id: ids.urlService,
       notBefore: new Date(Date.now() - pastMs),
       notAfter: new Date(Date.now() + leftMs),
     })
-    return new StaticX509Source(X509Svid.parsePem(minted.certificatesPem, minted.keyPem), bundles)
-  }
   t.doesNotThrow(svidReadiness(await svid(50_000, 50_000)))
   t.throws(svidReadiness(await svid(95_000, 5_000)), /rotation appears stalled/)
 })

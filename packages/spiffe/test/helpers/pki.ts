@@ -4,16 +4,10 @@ import {
   type CertificateAuthority,
   createCertificateAuthority,
   type MintOptions,
+  mintSource,
   mintSvid,
 } from '../../src/dev-ca.js'
-import {
-  SpiffeId,
-  StaticX509Source,
-  TrustDomain,
-  X509Bundle,
-  X509BundleSet,
-  X509Svid,
-} from '../../src/index.js'
+import { SpiffeId, TrustDomain, X509Bundle, X509BundleSet, X509Svid } from '../../src/index.js'
 
 export const td = TrustDomain.parse('zt.local')
 export const ids = {
@@ -50,8 +44,7 @@ export async function svidFor(ca: CertificateAuthority, options: MintOptions): P
 export async function createPki() {
   const ca = await createCertificateAuthority({ trustDomain: td })
   const bundles = bundleSet(ca)
-  const source = async (id: SpiffeId, options: MintOptions = {}) =>
-    new StaticX509Source(await svidFor(ca, { id, ...options }), bundles)
+  const source = (id: SpiffeId, options: MintOptions = {}) => mintSource(ca, { id, ...options })
   return { ca, bundles, source }
 }
 

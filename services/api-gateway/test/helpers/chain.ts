@@ -4,19 +4,12 @@
  */
 import type { AddressInfo } from 'node:net'
 import { createTestDatabase } from '@zt/devkit'
-import {
-  SpiffeId,
-  StaticX509Source,
-  TrustDomain,
-  X509Bundle,
-  X509BundleSet,
-  X509Svid,
-} from '@zt/spiffe'
+import { SpiffeId, type StaticX509Source, TrustDomain } from '@zt/spiffe'
 import {
   type CertificateAuthority,
   createCertificateAuthority,
   type MintOptions,
-  mintSvid,
+  mintSource,
 } from '@zt/spiffe/dev-ca'
 import {
   buildApp as buildUrlService,
@@ -49,13 +42,10 @@ const silent = pino({ level: 'silent' })
  */
 export async function createPki(existing?: CertificateAuthority) {
   const ca = existing ?? (await createCertificateAuthority({ trustDomain }))
-  const bundles = new X509BundleSet([new X509Bundle(trustDomain, [ca.certificate])])
   return {
     ca,
-    source: async (id: SpiffeId, options: Omit<MintOptions, 'id'> = {}) => {
-      const minted = await mintSvid(ca, { id, ...options })
-      return new StaticX509Source(X509Svid.parsePem(minted.certificatesPem, minted.keyPem), bundles)
-    },
+    source: (id: SpiffeId, options: Omit<MintOptions, 'id'> = {}) =>
+      mintSource(ca, { id, ...options }),
   }
 }
 

@@ -7,15 +7,8 @@ import type { AddressInfo } from 'node:net'
 import { loadConfig as loadGatewayConfig, startGateway } from '@zt/api-gateway'
 import { createTestDatabase, freePort } from '@zt/devkit'
 import { createRegistry } from '@zt/service-kit'
-import {
-  SpiffeId,
-  StaticX509Source,
-  TrustDomain,
-  X509Bundle,
-  X509BundleSet,
-  X509Svid,
-} from '@zt/spiffe'
-import { createCertificateAuthority, mintSvid } from '@zt/spiffe/dev-ca'
+import { SpiffeId, TrustDomain } from '@zt/spiffe'
+import { createCertificateAuthority, mintSource } from '@zt/spiffe/dev-ca'
 import {
   buildApp as buildUrlService,
   loadConfig as loadUrlServiceConfig,
@@ -46,11 +39,7 @@ export interface Chain {
 
 export async function startChain(t: Teardownable): Promise<Chain> {
   const ca = await createCertificateAuthority({ trustDomain })
-  const bundles = new X509BundleSet([new X509Bundle(trustDomain, [ca.certificate])])
-  const source = async (id: SpiffeId) => {
-    const minted = await mintSvid(ca, { id })
-    return new StaticX509Source(X509Svid.parsePem(minted.certificatesPem, minted.keyPem), bundles)
-  }
+  const source = (id: SpiffeId) => mintSource(ca, { id })
 
   const testDb = await createTestDatabase(t)
   const db = await openDatabase(
