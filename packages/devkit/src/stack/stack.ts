@@ -127,7 +127,7 @@ const secretName = 'zt/url-service/database'
  * bootstrap creates it in RDS. Its password is new on every start: it lives
  * only in the local Secrets Manager, which is in memory.
  */
-async function ensureDatabase(adminUrl: string, password: string): Promise<void> {
+export async function ensureDatabase(adminUrl: string, password: string): Promise<void> {
   const client = new pg.Client({ connectionString: adminUrl })
   await client.connect()
   try {
@@ -138,10 +138,40 @@ async function ensureDatabase(adminUrl: string, password: string): Promise<void>
         ? `create role ${appUser} login nosuperuser nocreatedb nocreaterole password ${literal}`
         : `alter role ${appUser} password ${literal}`,
     )
-    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [
-      databaseName,
-    ])
-    if (rowCount === 0) await client.query(`create database ${databaseName} owner ${appUser}`)
+    const { rows } = await client.query<{ owner: string }>(
+      'select pg_get_userbyid(datdba) as owner from pg_database where datname = $1',
+      [databaseName],
+    )
+    if (rows.length === 0) {
+      await client.query(`create database ${databaseName} owner ${appUser}`)
+    } else if (rows[0]?.owner !== appUser) {
+      await adoptDatabase(adminUrl)
+    }
+  } finally {
+    await client.end()
+  }
+}
+
+/**
+ * State from before the app had its own login: the database and its tables
+ * belong to the superuser. Hand them to the app login, so an upgrade keeps
+ * the links instead of failing on permissions.
+ */
+async function adoptDatabase(adminUrl: string): Promise<void> {
+  const url = new URL(adminUrl)
+  url.pathname = `/${databaseName}`
+  const client = new pg.Client({ connectionString: url.toString() })
+  await client.connect()
+  try {
+    await client.query(`alter database ${databaseName} owner to ${appUser}`)
+    // Sequences owned by a column follow their table.
+    const { rows } = await client.query<{ name: string }>(
+      `select tablename as name from pg_tables where schemaname = 'public' and tableowner <> $1`,
+      [appUser],
+    )
+    for (const { name } of rows) {
+      await client.query(`alter table public.${client.escapeIdentifier(name)} owner to ${appUser}`)
+    }
   } finally {
     await client.end()
   }
