@@ -2,6 +2,8 @@ import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { testAdminUrl } from '@zt/devkit'
+import pg from 'pg'
 import t from 'tap'
 import { COMPOSE_MISSING, type ComposeConfig, checkCompose, composeConfig } from '../src/compose.js'
 import { checkDockerfile, isIgnored, parseCopy, parseDockerfile } from '../src/dockerfile.js'
@@ -145,9 +147,16 @@ t.test('LocalStack creates exactly what the services are pointed at', (t) => {
   const urlService = config.services['url-service']?.environment ?? {}
   t.equal(urlService.DB_SECRET_ARN?.split(':secret:')[1], localstack.ZT_DB_SECRET_NAME)
   t.equal(urlService.EVENTS_QUEUE_URL?.split('/').at(-1), localstack.ZT_EVENTS_QUEUE)
-  t.equal(localstack.ZT_DB_USER, postgres.POSTGRES_USER)
-  t.equal(localstack.ZT_DB_PASSWORD, postgres.POSTGRES_PASSWORD)
-  t.equal(localstack.ZT_DB_NAME, postgres.POSTGRES_DB)
+  t.equal(localstack.ZT_DB_USER, postgres.ZT_APP_USER, 'the secret holds the app login')
+  t.not(localstack.ZT_DB_USER, postgres.POSTGRES_USER, 'not the superuser')
+  t.equal(localstack.ZT_DB_PASSWORD, postgres.ZT_APP_PASSWORD)
+  t.equal(localstack.ZT_DB_NAME, postgres.ZT_APP_DB)
+  t.ok(
+    (config.services.postgres?.volumes ?? []).some((v) =>
+      v.endsWith(':/docker-entrypoint-initdb.d/10-app-login.sh:ro'),
+    ),
+    'the app-login hook is mounted into initdb.d',
+  )
   const hook = join(root, 'compose/localstack/init-aws.sh')
   t.ok(statSync(hook).mode & 0o111, 'LocalStack runs only executable init scripts')
   t.ok(
@@ -422,3 +431,45 @@ t.test('the compose check reports each broken rule', (t) => {
   t.equal(problems.length, expected.length, problems.join('\n'))
   t.end()
 })
+
+t.test(
+  "postgres's init hook creates a login that owns the app database and nothing more",
+  async (t) => {
+    // Run as the postgres image runs it: bash, psql, POSTGRES_USER set. The
+    // names are unique, since roles are shared by the whole server.
+    const suffix = Math.random().toString(36).slice(2, 10)
+    const user = `zt_app_${suffix}`
+    const database = `zt_urls_${suffix}`
+    const admin = new URL(testAdminUrl())
+    const run = spawnSync('bash', [join(root, 'compose/postgres/init-app-login.sh')], {
+      encoding: 'utf8',
+      env: {
+        PATH: process.env.PATH,
+        PGHOST: admin.hostname,
+        PGPORT: admin.port || '5432',
+        PGPASSWORD: decodeURIComponent(admin.password),
+        POSTGRES_USER: decodeURIComponent(admin.username),
+        ZT_APP_USER: user,
+        ZT_APP_PASSWORD: "local-dev-only-p@ss'word",
+        ZT_APP_DB: database,
+      },
+    })
+    const client = new pg.Client({ connectionString: admin.toString() })
+    await client.connect()
+    t.teardown(async () => {
+      await client.query(`drop database if exists ${database} with (force)`)
+      await client.query(`drop role if exists ${user}`)
+      await client.end()
+    })
+    t.equal(run.status, 0, `the hook succeeded: ${run.stderr}`)
+    const { rows } = await client.query(
+      `select r.rolsuper, r.rolcreatedb, r.rolcreaterole, r.rolcanlogin,
+            pg_get_userbyid(d.datdba) as owner
+       from pg_roles r, pg_database d where r.rolname = $1 and d.datname = $2`,
+      [user, database],
+    )
+    t.same(rows, [
+      { rolsuper: false, rolcreatedb: false, rolcreaterole: false, rolcanlogin: true, owner: user },
+    ])
+  },
+)
