@@ -7,6 +7,7 @@
 
 import {
   databasePasswordRotation,
+  faultStackOptions,
   postgresOutage,
   queueOutage,
   sigtermInFlight,
@@ -25,15 +26,7 @@ const step = (title: string) => out(`\n== ${title}`)
 
 out('Starting the whole system: PostgreSQL, the SQS emulator, the dev SPIFFE CA (SVIDs re-issued')
 out('every 2 s), url-service (mTLS only), worker, api-gateway and frontend. This takes ~30 s.')
-const stack = await startE2eStack({
-  svidTtlSeconds: 6,
-  rotateEverySeconds: 2,
-  env: {
-    'api-gateway': { RATE_LIMIT_MAX: '1000000', DRAIN_DELAY_MS: '1000' },
-    'url-service': { DRAIN_DELAY_MS: '1000', DB_POOL_MAX_LIFETIME_SECONDS: '1' },
-    worker: { DB_POOL_MAX_LIFETIME_SECONDS: '1' },
-  },
-})
+const stack = await startE2eStack(faultStackOptions)
 const broken: string[] = []
 const expect = (held: boolean, what: string) => {
   if (!held) broken.push(what)

@@ -15,6 +15,20 @@ import { request } from 'undici'
 import { call, poll, postJson } from './http.js'
 import type { E2eStack } from './stack.js'
 
+/** The stack the fault drills (the suite and `pnpm demo`) run on. */
+export const faultStackOptions = {
+  svidTtlSeconds: 6,
+  rotateEverySeconds: 2,
+  // As in the chart: a stopping process keeps serving briefly while its
+  // readiness fails, so callers move away before the listener closes.
+  env: {
+    'api-gateway': { RATE_LIMIT_MAX: '1000000', DRAIN_DELAY_MS: '1000' },
+    // Connections live 1 s, so new logins fall inside the rotation window.
+    'url-service': { DRAIN_DELAY_MS: '1000', DB_POOL_MAX_LIFETIME_SECONDS: '1' },
+    worker: { DB_POOL_MAX_LIFETIME_SECONDS: '1' },
+  },
+}
+
 export interface LoadCount {
   ok: number
   failed: number

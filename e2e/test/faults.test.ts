@@ -6,6 +6,7 @@
 import t from 'tap'
 import {
   databasePasswordRotation,
+  faultStackOptions,
   postgresOutage,
   queueOutage,
   roundRobinSigterm,
@@ -16,18 +17,7 @@ import {
 import { startE2eStack } from '../src/stack.js'
 
 const long = process.env.ZT_E2E_LONG === '1'
-const stack = await startE2eStack({
-  svidTtlSeconds: 6,
-  rotateEverySeconds: 2,
-  // As in the chart: a stopping process keeps serving briefly while its
-  // readiness fails, so callers move away before the listener closes.
-  env: {
-    'api-gateway': { RATE_LIMIT_MAX: '1000000', DRAIN_DELAY_MS: '1000' },
-    // Connections live 1 s, so new logins fall inside the rotation window.
-    'url-service': { DRAIN_DELAY_MS: '1000', DB_POOL_MAX_LIFETIME_SECONDS: '1' },
-    worker: { DB_POOL_MAX_LIFETIME_SECONDS: '1' },
-  },
-})
+const stack = await startE2eStack(faultStackOptions)
 t.teardown(async () => {
   if (t.counts.fail > 0) {
     const lines = stack.logs.filter((l) => !/ issued spiffe:|SVID updated/.test(l.line)).slice(-60)
