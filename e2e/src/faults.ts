@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import {
-  DescribeSecretCommand,
   GetSecretValueCommand,
   PutSecretValueCommand,
   SecretsManagerClient,
@@ -261,8 +260,8 @@ export async function databasePasswordRotation(
   try {
     await sleep(options.beforeMs)
     const SecretId = stack.databaseSecretArn
-    const old = (await secrets.send(new GetSecretValueCommand({ SecretId }))).SecretString ?? ''
-    const oldSecret = JSON.parse(old) as { password: string }
+    const current = await secrets.send(new GetSecretValueCommand({ SecretId }))
+    const oldSecret = JSON.parse(current.SecretString ?? '') as { password: string }
     const password = generatePassword()
     const token = randomUUID()
     // createSecret
@@ -275,25 +274,20 @@ export async function databasePasswordRotation(
       }),
     )
     // setSecret: from here the database refuses the password AWSCURRENT holds.
-    const windowOpened = Date.now()
     const rotatedAt = new Date()
     await admin.query(`alter role ${stack.appUser} password ${admin.escapeLiteral(password)}`)
     // testSecret
     if (!(await canLogIn(stack.adminDatabaseUrl, stack.appUser, password))) {
       throw new Error('the new password does not log in')
     }
-    await sleep(Math.max(0, options.windowMs - (Date.now() - windowOpened)))
+    await sleep(Math.max(0, options.windowMs - (Date.now() - rotatedAt.getTime())))
     // finishSecret
-    const described = await secrets.send(new DescribeSecretCommand({ SecretId }))
-    const currentId = Object.entries(described.VersionIdsToStages ?? {}).find(([, stages]) =>
-      stages.includes('AWSCURRENT'),
-    )?.[0]
     await secrets.send(
       new UpdateSecretVersionStageCommand({
         SecretId,
         VersionStage: 'AWSCURRENT',
         MoveToVersionId: token,
-        ...(currentId ? { RemoveFromVersionId: currentId } : {}),
+        RemoveFromVersionId: current.VersionId,
       }),
     )
     await sleep(options.afterMs)

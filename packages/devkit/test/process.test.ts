@@ -21,3 +21,21 @@ t.test('nodeArgs reach node before the entry (e.g. --cpu-prof for a benchmark)',
   t.equal(argv[0], '--max-old-space-size=64', 'the extra flag comes first')
   t.ok(argv.includes('--conditions=zt-source'), 'the usual flags stay')
 })
+
+t.test('a compiled .js entry runs on plain node, as in the images', async (t) => {
+  const lines: string[] = []
+  const child = new ManagedProcess({
+    name: 'probe',
+    cwd: join(here, '..'),
+    entry: 'test/fixtures/exec-argv.js',
+    env: {},
+    output: (_name, line) => lines.push(line),
+  })
+  child.start()
+  t.equal(await child.exited, 0)
+  t.same(
+    JSON.parse(lines.find((l) => l.startsWith('[')) ?? 'null'),
+    [],
+    'no tsx, no source condition',
+  )
+})

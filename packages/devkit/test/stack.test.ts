@@ -45,3 +45,21 @@ t.test('waitForOk gives up with the last failure', async (t) => {
     /not ready after 300 ms/,
   )
 })
+
+t.test(
+  'compiled: true without a build names what is missing before starting anything',
+  async (t) => {
+    const lines: string[] = []
+    await t.rejects(
+      startStack({
+        root: '/nonexistent',
+        stateDir: '/nonexistent',
+        ports: await randomPorts(),
+        compiled: true,
+        output: (_name, line) => lines.push(line),
+      }),
+      /not built: .*services\/url-service\/dist\/server\.js.*run `pnpm build`/,
+    )
+    t.same(lines, [], 'nothing was started')
+  },
+)

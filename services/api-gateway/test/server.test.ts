@@ -62,12 +62,11 @@ t.test(
 )
 
 t.test('a bad environment stops start-up with every variable named', async (t) => {
-  const { child, output } = startEntry(t, {
+  const { exited, output } = startEntry(t, {
     cwd: packageDir,
     env: { TRUST_DOMAIN: 'zt.local', RATE_LIMIT_MAX: '-1' },
   })
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
-  t.equal(code, 1)
+  t.equal(await exited, 1)
   t.match(output(), /"level":"fatal".*PUBLIC_BASE_URL/)
   t.match(output(), /RATE_LIMIT_MAX/)
 })

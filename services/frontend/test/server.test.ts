@@ -54,12 +54,11 @@ t.test(
 )
 
 t.test('a bad environment stops start-up with the variable named', async (t) => {
-  const { child, output } = startEntry(t, {
+  const { exited, output } = startEntry(t, {
     cwd: packageDir,
     env: { API_GATEWAY_URL: 'ftp://nope', PORT: 'x' },
   })
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
-  t.equal(code, 1)
+  t.equal(await exited, 1)
   t.match(output(), /"level":"fatal".*API_GATEWAY_URL/)
   t.match(output(), /PORT/)
 })

@@ -1,4 +1,3 @@
-import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { createTestDatabase, startEntry } from '@zt/devkit'
 import pg from 'pg'
@@ -14,7 +13,7 @@ const runMigrate = async (
 ) => {
   const entry = startEntry(t, { cwd, entry: 'src/migrate.ts', env })
   const started = Date.now()
-  const [code] = (await once(entry.child, 'exit')) as [number | null]
+  const code = await entry.exited
   return { code, ms: Date.now() - started, output: entry.output() }
 }
 

@@ -9,6 +9,8 @@ export interface EntryProcess {
   readonly child: ChildProcess
   /** Everything the process wrote so far, raw (JSON log lines stay JSON). */
   output(): string
+  /** Resolves with the exit code (null when killed by a signal). */
+  readonly exited: Promise<number | null>
   /** Sends SIGTERM and resolves with the exit code. */
   stop(): Promise<number | null>
 }
@@ -43,6 +45,7 @@ export function startEntry(
   return {
     child,
     output: () => output,
+    exited,
     stop: () => {
       child.kill('SIGTERM')
       return exited

@@ -152,15 +152,20 @@ export async function ensureDatabase(adminUrl: string, password: string): Promis
   }
 }
 
+/** The superuser's URL, on the app database instead of `postgres`. */
+function appDatabaseUrl(adminUrl: string): string {
+  const url = new URL(adminUrl)
+  url.pathname = `/${databaseName}`
+  return url.toString()
+}
+
 /**
  * State from before the app had its own login: the database and its tables
  * belong to the superuser. Hand them to the app login, so an upgrade keeps
  * the links instead of failing on permissions.
  */
 async function adoptDatabase(adminUrl: string): Promise<void> {
-  const url = new URL(adminUrl)
-  url.pathname = `/${databaseName}`
-  const client = new pg.Client({ connectionString: url.toString() })
+  const client = new pg.Client({ connectionString: appDatabaseUrl(adminUrl) })
   await client.connect()
   try {
     await client.query(`alter database ${databaseName} owner to ${appUser}`)
@@ -230,7 +235,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const appPassword = generatePassword()
     await ensureDatabase(postgres.adminUrl, appPassword)
     const adminUrl = postgres.adminUrl
-    const databaseUrl = adminUrl.replace(/\/postgres$/, `/${databaseName}`)
+    const databaseUrl = appDatabaseUrl(adminUrl)
     output(
       'dev',
       `PostgreSQL ready on 127.0.0.1:${ports.postgres} (data in ${join(options.stateDir, 'postgres')})`,
