@@ -17,10 +17,6 @@ import { hostileCorpus, invalidRows, sendHostile, verdict } from './hostile.js'
 import { describe, runIdentityAttacks, runImpostorUrlService } from './identity.js'
 import { startE2eStack } from './stack.js'
 
-// This process plays the rotation function in step 5. On Node 20 the AWS SDK
-// warns that its 2027 releases need Node 22 (the images run Node 24); said
-// once in the README, not in the middle of the narration.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
 const out = (line = '') => process.stdout.write(`${line}\n`)
 const step = (title: string) => out(`\n== ${title}`)
 
