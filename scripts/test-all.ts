@@ -50,6 +50,9 @@ try {
         '-r',
         '--workspace-concurrency=1',
         '--no-bail',
+        // pnpm 11 skips a failed package's dependents even with --no-bail;
+        // tests need no build order, so every suite runs and is counted.
+        '--no-sort',
         '--reporter=append-only',
         'run',
         'test',

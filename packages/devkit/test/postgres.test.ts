@@ -62,9 +62,10 @@ t.test(
     const server = await startEmbeddedPostgres({ dataDir })
     const pid = Number((await readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0])
     process.kill(pid, 'SIGINT')
+    // The guard timer is unref'd: once stop() wins, it must not hold the file open.
     const stopped = await Promise.race([
       server.stop().then(() => 'stopped'),
-      new Promise((resolve) => setTimeout(() => resolve('still waiting'), 15_000)),
+      new Promise((resolve) => setTimeout(() => resolve('still waiting'), 15_000).unref()),
     ])
     t.equal(stopped, 'stopped')
     t.equal(await canConnect(server.adminUrl, 500), false)
