@@ -255,8 +255,8 @@ export async function databasePasswordRotation(
   const admin = new pg.Client({ connectionString: stack.adminDatabaseUrl })
   await admin.connect()
   const mark = stack.logs.length
-  let stopLoad: () => void = () => undefined
-  const load = loadUntil(4, send, new Promise<void>((resolve) => (stopLoad = resolve)))
+  const { promise: loadStopped, resolve: stopLoad } = Promise.withResolvers<void>()
+  const load = loadUntil(4, send, loadStopped)
   try {
     await sleep(options.beforeMs)
     const SecretId = stack.databaseSecretArn

@@ -38,19 +38,13 @@ export abstract class BaseX509Source extends EventEmitter implements X509Source 
   protected closed = false
   #svid: X509Svid | undefined
   #bundles: X509BundleSet | undefined
-  #ready: Promise<void>
-  #resolveReady!: () => void
-  #rejectReady!: (error: Error) => void
+  readonly #ready = Promise.withResolvers<void>()
 
   constructor(logger: SourceLogger = silent) {
     super()
     this.logger = logger
-    this.#ready = new Promise((resolve, reject) => {
-      this.#resolveReady = resolve
-      this.#rejectReady = reject
-    })
     // close() before the first SVID rejects ready(); nobody may be waiting.
-    this.#ready.catch(() => {})
+    this.#ready.promise.catch(() => {})
   }
 
   get isReady(): boolean {
@@ -62,7 +56,7 @@ export abstract class BaseX509Source extends EventEmitter implements X509Source 
   }
 
   ready(): Promise<void> {
-    return this.#ready
+    return this.#ready.promise
   }
 
   svid(): X509Svid {
@@ -82,7 +76,7 @@ export abstract class BaseX509Source extends EventEmitter implements X509Source 
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    this.#rejectReady(new SourceError('X.509 source closed before it was ready'))
+    this.#ready.reject(new SourceError('X.509 source closed before it was ready'))
     await this.shutdown()
     this.removeAllListeners()
   }
@@ -108,7 +102,7 @@ export abstract class BaseX509Source extends EventEmitter implements X509Source 
       },
       'X.509-SVID updated',
     )
-    this.#resolveReady()
+    this.#ready.resolve()
     this.emit('update')
   }
 }
