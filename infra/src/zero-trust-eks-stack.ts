@@ -12,7 +12,7 @@ import type { StackConfig } from './config.js'
 import { Data, databaseName, databasePort } from './data.js'
 import { Encryption } from './encryption.js'
 import { Network, subnetGroups } from './network.js'
-import { WorkloadRole, workloadTrust } from './workload-identity.js'
+import { WorkloadRole, type WorkloadTrust, workloadTrust } from './workload-identity.js'
 
 /** The chart this repository ships; a directory asset, so synth needs no network. */
 export const appChartDir = resolve(
@@ -141,7 +141,8 @@ export class ZeroTrustEksStack extends Stack {
       'EKS nodes and pods',
     )
 
-    const roles = this.workloadRoles(cluster, config, data, encryption)
+    const trust = workloadTrust(this, config.identityMode, cluster)
+    const roles = this.workloadRoles(trust, data, encryption)
 
     const spireCrds = cluster.addHelmChart('SpireCrds', {
       repository: spire.repository,
@@ -241,12 +242,7 @@ export class ZeroTrustEksStack extends Stack {
   }
 
   /** Least privilege per workload: named actions on named resources, KMS only via the owning service. */
-  private workloadRoles(
-    cluster: eks.Cluster,
-    config: StackConfig,
-    data: Data,
-    encryption: Encryption,
-  ) {
+  private workloadRoles(trust: WorkloadTrust, data: Data, encryption: Encryption) {
     const secretArn = data.appSecret.secretArn
     const queueArn = data.queue.queueArn
     const keyArn = encryption.dataKey.keyArn
@@ -275,7 +271,6 @@ export class ZeroTrustEksStack extends Stack {
         'kms:EncryptionContext:aws:sqs:arn': queueArn,
       },
     }
-    const trust = workloadTrust(this, config.identityMode, cluster)
     const role = (id: string, serviceAccount: string, statements: iam.PolicyStatement[]) =>
       new WorkloadRole(this, id, {
         trust,
