@@ -12,6 +12,7 @@ import type { StackConfig } from './config.js'
 import { Data, databaseName, databasePort } from './data.js'
 import { Encryption } from './encryption.js'
 import { Network, subnetGroups } from './network.js'
+import { BlockStorage, storageClassName } from './storage.js'
 import { WorkloadRole, type WorkloadTrust, workloadTrust } from './workload-identity.js'
 
 /** The chart this repository ships; a directory asset, so synth needs no network. */
@@ -144,6 +145,13 @@ export class ZeroTrustEksStack extends Stack {
     const trust = workloadTrust(this, config.identityMode, cluster)
     const roles = this.workloadRoles(trust, data, encryption)
 
+    // The SPIRE server keeps its datastore on a PersistentVolumeClaim.
+    const storage = new BlockStorage(this, 'BlockStorage', { cluster, trust })
+    // The driver's pods run on the nodes; the controller gets its
+    // credentials from the Pod Identity agent.
+    storage.addon.node.addDependency(nodes)
+    if (podIdentityAgent) storage.addon.node.addDependency(podIdentityAgent)
+
     const spireCrds = cluster.addHelmChart('SpireCrds', {
       repository: spire.repository,
       chart: spire.crds.chart,
@@ -163,10 +171,19 @@ export class ZeroTrustEksStack extends Stack {
       wait: true,
       timeout: Duration.minutes(15),
       values: {
-        global: { spire: { trustDomain: config.trustDomain, clusterName: cluster.clusterName } },
+        global: {
+          spire: {
+            trustDomain: config.trustDomain,
+            clusterName: cluster.clusterName,
+            // The server's volumeClaimTemplate; named, not left to the default.
+            persistence: { storageClass: storageClassName },
+          },
+        },
       },
     })
-    spireChart.node.addDependency(spireCrds, nodes)
+    // Without the class and its provisioner the server's PVC stays Pending,
+    // Helm times out and the stack rolls back.
+    spireChart.node.addDependency(spireCrds, nodes, storage.addon, storage.storageClass)
 
     const appChart = cluster.addHelmChart('App', {
       chartAsset: new Asset(this, 'AppChartAsset', { path: appChartDir }),
