@@ -128,6 +128,15 @@ export class ZeroTrustEksStack extends Stack {
     })
     nodes.node.addDependency(vpcCni)
 
+    // The chart's HorizontalPodAutoscalers (<workload>.autoscaling.enabled)
+    // scale on CPU from the resource metrics API (metrics.k8s.io), which
+    // metrics-server serves; EKS installs no provider of it. No AWS role.
+    const metricsServer = new eks.Addon(this, 'MetricsServer', {
+      cluster,
+      addonName: 'metrics-server',
+    })
+    metricsServer.node.addDependency(nodes)
+
     const data = new Data(this, 'Data', {
       vpc,
       endpointCidrs: network.endpointCidrs,
@@ -220,8 +229,15 @@ export class ZeroTrustEksStack extends Stack {
       }),
     })
     // Policies must be enforced, identities issuable and credentials
-    // obtainable before the first app pod starts.
-    appChart.node.addDependency(spireChart, vpcCni, data.appLogin.resource, ...Object.values(roles))
+    // obtainable before the first app pod starts, and CPU metrics served
+    // before an HPA first asks for them.
+    appChart.node.addDependency(
+      spireChart,
+      vpcCni,
+      metricsServer,
+      data.appLogin.resource,
+      ...Object.values(roles),
+    )
     if (podIdentityAgent) appChart.node.addDependency(podIdentityAgent)
 
     const out = (id: string, value: string, description: string) =>

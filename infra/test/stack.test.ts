@@ -451,6 +451,21 @@ t.test(
   },
 )
 
+t.test("metrics-server serves the resource metrics the chart's HPAs scale on", async (t) => {
+  const metrics = addon(s, 'metrics-server')
+  t.notOk(metrics.props.PodIdentityAssociations, 'needs no AWS role')
+  t.notOk(metrics.props.ServiceAccountRoleArn, 'needs no AWS role')
+  t.ok(
+    s.resources[metrics.id]?.DependsOn?.includes(only(s, 'AWS::EKS::Nodegroup').id),
+    'created once there are nodes to run it',
+  )
+  const app = only(s, 'Custom::AWSCDK-EKS-HelmChart', 'ClusterchartApp')
+  t.ok(
+    s.resources[app.id]?.DependsOn?.includes(metrics.id),
+    'the app (and any HPA it has) is installed after metrics-server',
+  )
+})
+
 t.test('the app chart is the local chart asset, its values wired from the stack', async (t) => {
   const app = only(s, 'Custom::AWSCDK-EKS-HelmChart', 'ClusterchartApp')
   t.ok(app.props.ChartAssetURL, 'chart shipped as an S3 asset (synth needs no network)')
