@@ -27,15 +27,27 @@ export function workloadTrust(
 
 export interface WorkloadRoleProps {
   readonly trust: WorkloadTrust
-  /** Kubernetes ServiceAccount name in `services`; also names the role's purpose. */
+  /** Kubernetes ServiceAccount name; also names the role's purpose. */
   readonly serviceAccount: string
+  /** Namespace of the ServiceAccount. @default `services` */
+  readonly namespace?: string
   /** Exactly what the workload may do; statements must name actions and resources. */
-  readonly statements: iam.PolicyStatement[]
+  readonly statements?: iam.PolicyStatement[]
+  /** Only for cluster components whose permissions AWS documents as a managed policy. */
+  readonly managedPolicies?: iam.IManagedPolicy[]
+  /**
+   * Who binds the role to the ServiceAccount. `self` (default): a Pod
+   * Identity association here, or the IRSA annotation in the app chart.
+   * `addon`: the EKS add-on that owns the ServiceAccount (its
+   * `podIdentityAssociations` or `serviceAccountRoleArn`), so the binding
+   * exists before the add-on's pods start.
+   */
+  readonly boundBy?: 'self' | 'addon'
 }
 
 /**
  * One IAM role for one ServiceAccount. The trust policy admits only
- * `services/<serviceAccount>` of this cluster:
+ * `<namespace>/<serviceAccount>` of this cluster:
  * - irsa: AssumeRoleWithWebIdentity from the cluster's OIDC provider with
  *   StringEquals on the exact `sub` and `aud` claims;
  * - podIdentity: AssumeRole + TagSession by pods.eks.amazonaws.com, with the
@@ -48,7 +60,8 @@ export class WorkloadRole extends Construct {
   constructor(scope: Construct, id: string, props: WorkloadRoleProps) {
     super(scope, id)
     const { trust, serviceAccount } = props
-    const subject = `system:serviceaccount:${workloadNamespace}:${serviceAccount}`
+    const namespace = props.namespace ?? workloadNamespace
+    const subject = `system:serviceaccount:${namespace}:${serviceAccount}`
 
     let assumedBy: iam.IPrincipal
     if (trust.mode === 'irsa') {
@@ -67,7 +80,7 @@ export class WorkloadRole extends Construct {
         {
           StringEquals: {
             'aws:RequestTag/eks-cluster-arn': trust.cluster.clusterArn,
-            'aws:RequestTag/kubernetes-namespace': workloadNamespace,
+            'aws:RequestTag/kubernetes-namespace': namespace,
             'aws:RequestTag/kubernetes-service-account': serviceAccount,
           },
         },
@@ -75,15 +88,18 @@ export class WorkloadRole extends Construct {
     }
 
     this.role = new iam.Role(this, 'Role', {
-      description: `${workloadNamespace}/${serviceAccount} via ${trust.mode}`,
+      description: `${namespace}/${serviceAccount} via ${trust.mode}`,
       assumedBy,
-      inlinePolicies: { workload: new iam.PolicyDocument({ statements: props.statements }) },
+      ...(props.statements && {
+        inlinePolicies: { workload: new iam.PolicyDocument({ statements: props.statements }) },
+      }),
+      ...(props.managedPolicies && { managedPolicies: props.managedPolicies }),
     })
 
-    if (trust.mode === 'podIdentity') {
+    if (trust.mode === 'podIdentity' && (props.boundBy ?? 'self') === 'self') {
       new eks.CfnPodIdentityAssociation(this, 'Association', {
         clusterName: trust.cluster.clusterName,
-        namespace: workloadNamespace,
+        namespace,
         serviceAccount,
         roleArn: this.role.roleArn,
       })

@@ -12,7 +12,8 @@ import type { StackConfig } from './config.js'
 import { Data, databaseName, databasePort } from './data.js'
 import { Encryption } from './encryption.js'
 import { Network, subnetGroups } from './network.js'
-import { WorkloadRole, workloadTrust } from './workload-identity.js'
+import { BlockStorage, storageClassName } from './storage.js'
+import { WorkloadRole, type WorkloadTrust, workloadTrust } from './workload-identity.js'
 
 /** The chart this repository ships; a directory asset, so synth needs no network. */
 export const appChartDir = resolve(
@@ -127,6 +128,15 @@ export class ZeroTrustEksStack extends Stack {
     })
     nodes.node.addDependency(vpcCni)
 
+    // The chart's HorizontalPodAutoscalers (<workload>.autoscaling.enabled)
+    // scale on CPU from the resource metrics API (metrics.k8s.io), which
+    // metrics-server serves; EKS installs no provider of it. No AWS role.
+    const metricsServer = new eks.Addon(this, 'MetricsServer', {
+      cluster,
+      addonName: 'metrics-server',
+    })
+    metricsServer.node.addDependency(nodes)
+
     const data = new Data(this, 'Data', {
       vpc,
       endpointCidrs: network.endpointCidrs,
@@ -141,7 +151,15 @@ export class ZeroTrustEksStack extends Stack {
       'EKS nodes and pods',
     )
 
-    const roles = this.workloadRoles(cluster, config, data, encryption)
+    const trust = workloadTrust(this, config.identityMode, cluster)
+    const roles = this.workloadRoles(trust, data, encryption)
+
+    // The SPIRE server keeps its datastore on a PersistentVolumeClaim.
+    const storage = new BlockStorage(this, 'BlockStorage', { cluster, trust })
+    // The driver's pods run on the nodes; the controller gets its
+    // credentials from the Pod Identity agent.
+    storage.addon.node.addDependency(nodes)
+    if (podIdentityAgent) storage.addon.node.addDependency(podIdentityAgent)
 
     const spireCrds = cluster.addHelmChart('SpireCrds', {
       repository: spire.repository,
@@ -162,10 +180,19 @@ export class ZeroTrustEksStack extends Stack {
       wait: true,
       timeout: Duration.minutes(15),
       values: {
-        global: { spire: { trustDomain: config.trustDomain, clusterName: cluster.clusterName } },
+        global: {
+          spire: {
+            trustDomain: config.trustDomain,
+            clusterName: cluster.clusterName,
+            // The server's volumeClaimTemplate; named, not left to the default.
+            persistence: { storageClass: storageClassName },
+          },
+        },
       },
     })
-    spireChart.node.addDependency(spireCrds, nodes)
+    // Without the class and its provisioner the server's PVC stays Pending,
+    // Helm times out and the stack rolls back.
+    spireChart.node.addDependency(spireCrds, nodes, storage.addon, storage.storageClass)
 
     const appChart = cluster.addHelmChart('App', {
       chartAsset: new Asset(this, 'AppChartAsset', { path: appChartDir }),
@@ -202,8 +229,15 @@ export class ZeroTrustEksStack extends Stack {
       }),
     })
     // Policies must be enforced, identities issuable and credentials
-    // obtainable before the first app pod starts.
-    appChart.node.addDependency(spireChart, vpcCni, data.appLogin.resource, ...Object.values(roles))
+    // obtainable before the first app pod starts, and CPU metrics served
+    // before an HPA first asks for them.
+    appChart.node.addDependency(
+      spireChart,
+      vpcCni,
+      metricsServer,
+      data.appLogin.resource,
+      ...Object.values(roles),
+    )
     if (podIdentityAgent) appChart.node.addDependency(podIdentityAgent)
 
     const out = (id: string, value: string, description: string) =>
@@ -241,12 +275,7 @@ export class ZeroTrustEksStack extends Stack {
   }
 
   /** Least privilege per workload: named actions on named resources, KMS only via the owning service. */
-  private workloadRoles(
-    cluster: eks.Cluster,
-    config: StackConfig,
-    data: Data,
-    encryption: Encryption,
-  ) {
+  private workloadRoles(trust: WorkloadTrust, data: Data, encryption: Encryption) {
     const secretArn = data.appSecret.secretArn
     const queueArn = data.queue.queueArn
     const keyArn = encryption.dataKey.keyArn
@@ -275,7 +304,6 @@ export class ZeroTrustEksStack extends Stack {
         'kms:EncryptionContext:aws:sqs:arn': queueArn,
       },
     }
-    const trust = workloadTrust(this, config.identityMode, cluster)
     const role = (id: string, serviceAccount: string, statements: iam.PolicyStatement[]) =>
       new WorkloadRole(this, id, {
         trust,

@@ -80,6 +80,31 @@ export function only(s: Synthesized, type: string, prefix = ''): { id: string; p
   return { id, props: (s.resources[id]?.Properties ?? {}) as Json }
 }
 
+/** The single AWS::EKS::Addon named `name` (AddonName, not the logical id). */
+export function addon(s: Synthesized, name: string): { id: string; props: Json } {
+  const ids = idsOf(s, 'AWS::EKS::Addon').filter((id) => propsOf(s, id).AddonName === name)
+  if (ids.length !== 1) throw new Error(`expected one ${name} add-on, found ${ids.length}`)
+  const id = ids[0] as string
+  return { id, props: propsOf(s, id) }
+}
+
+/** The logical id a {Fn::GetAtt: [id, attr]} points to. */
+export function getAttTarget(value: unknown): string {
+  const target = ((value as Json | undefined)?.['Fn::GetAtt'] as string[] | undefined)?.[0]
+  if (!target) throw new Error(`not a Fn::GetAtt: ${JSON.stringify(value)}`)
+  return target
+}
+
+/** Every Kubernetes object applied by a KubernetesManifest, with the resource that applies it. */
+export function kubernetesObjects(s: Synthesized): { resourceId: string; object: Json }[] {
+  return idsOf(s, 'Custom::AWSCDK-EKS-KubernetesResource').flatMap((resourceId) =>
+    (JSON.parse(render(propsOf(s, resourceId).Manifest)) as Json[]).map((object) => ({
+      resourceId,
+      object,
+    })),
+  )
+}
+
 /**
  * Renders CloudFormation intrinsics into readable placeholders: {Ref: X} ->
  * "{{X}}", {Fn::GetAtt: [X, Y]} -> "{{X.Y}}", and joins Fn::Join parts, so a

@@ -2,7 +2,9 @@
 // protection off: synthesized once and shared by every test in this file.
 import t from 'tap'
 import {
+  addon,
   expectedPolicies,
+  getAttTarget,
   idsOf,
   type Json,
   only,
@@ -113,3 +115,23 @@ t.test('the app chart is told to use IRSA with the role ARNs', async (t) => {
     },
   })
 })
+
+t.test(
+  'the EBS CSI add-on gets its role through IRSA, trusted only by its controller',
+  async (t) => {
+    const driver = addon(s, 'aws-ebs-csi-driver')
+    t.notOk(driver.props.PodIdentityAssociations, 'no Pod Identity association in IRSA mode')
+    const roleId = getAttTarget(driver.props.ServiceAccountRoleArn)
+    const trust = propsOf(s, roleId).AssumeRolePolicyDocument as Json
+    const [statement = {}, ...rest] = trust.Statement as Json[]
+    t.same(rest, [], 'one trust statement')
+    t.same(statement.Principal, { Federated: ref(provider.id) })
+    t.equal(statement.Action, 'sts:AssumeRoleWithWebIdentity')
+    const claimsId = getAttTarget((statement.Condition as Json).StringEquals)
+    const issuer = `{{Select 1 of {{Split :oidc-provider/ {{${provider.id}}}}}}}`
+    t.same(JSON.parse(render(propsOf(s, claimsId).Value)), {
+      [`${issuer}:sub`]: 'system:serviceaccount:kube-system:ebs-csi-controller-sa',
+      [`${issuer}:aud`]: 'sts.amazonaws.com',
+    })
+  },
+)

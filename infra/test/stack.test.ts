@@ -3,9 +3,12 @@
 import t from 'tap'
 import { keyAdminActions } from '../src/encryption.js'
 import {
+  addon,
   expectedPolicies,
+  getAttTarget,
   idsOf,
   type Json,
+  kubernetesObjects,
   only,
   propsOf,
   render,
@@ -344,9 +347,123 @@ t.test('SPIRE from the official hardened charts, CRDs first, with the trust doma
   t.match(spire.props, { Chart: 'spire', Release: 'spire', Version: '0.30.0' })
   const values = JSON.parse(render(spire.props.Values))
   t.same(values, {
-    global: { spire: { trustDomain: 'zt.example.com', clusterName: `{{${cluster.id}}}` } },
+    global: {
+      spire: {
+        trustDomain: 'zt.example.com',
+        clusterName: `{{${cluster.id}}}`,
+        persistence: { storageClass: 'gp3' },
+      },
+    },
   })
   t.ok(s.resources[spire.id]?.DependsOn?.includes(crds.id), 'CRDs are installed first')
+})
+
+t.test(
+  "the SPIRE server's volume claim names a StorageClass that exists and the EBS CSI driver provisions",
+  async (t) => {
+    const crds = only(s, 'Custom::AWSCDK-EKS-HelmChart', 'ClusterchartSpireCrds')
+    const spire = only(
+      s,
+      'Custom::AWSCDK-EKS-HelmChart',
+      idsOf(s, 'Custom::AWSCDK-EKS-HelmChart', 'ClusterchartSpire').find((id) => id !== crds.id),
+    )
+    // spire 0.30.0 puts global.spire.persistence.storageClass into the
+    // server's volumeClaimTemplate (persistence.type pvc is its default).
+    const className = JSON.parse(render(spire.props.Values)).global?.spire?.persistence
+      ?.storageClass
+    t.type(className, 'string', 'the SPIRE release names a StorageClass')
+    const classes = kubernetesObjects(s).filter(
+      ({ object }) =>
+        object.kind === 'StorageClass' && (object.metadata as Json).name === className,
+    )
+    t.equal(classes.length, 1, `StorageClass ${className} is applied by the stack`)
+    const storageClass = classes[0]
+    if (!storageClass) return
+    t.match(storageClass.object, {
+      apiVersion: 'storage.k8s.io/v1',
+      provisioner: 'ebs.csi.aws.com',
+      volumeBindingMode: 'WaitForFirstConsumer',
+      parameters: { type: 'gp3', encrypted: 'true' },
+      metadata: { annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } },
+    })
+    t.equal(
+      (storageClass.object.parameters as Json).tagSpecification_1,
+      `eks-cluster-name={{${cluster.id}}}`,
+      'volumes carry the cluster name (found again after teardown)',
+    )
+
+    // ebs.csi.aws.com exists only if the add-on is installed.
+    const driver = addon(s, 'aws-ebs-csi-driver')
+    const associations = driver.props.PodIdentityAssociations as Json[]
+    t.equal(associations.length, 1)
+    t.equal(associations[0]?.ServiceAccount, 'ebs-csi-controller-sa')
+    const roleId = getAttTarget(associations[0]?.RoleArn)
+    const role = propsOf(s, roleId)
+    t.same(
+      (role.AssumeRolePolicyDocument as Json).Statement,
+      [
+        {
+          Effect: 'Allow',
+          Principal: { Service: 'pods.eks.amazonaws.com' },
+          Action: ['sts:AssumeRole', 'sts:TagSession'],
+          Condition: {
+            StringEquals: {
+              'aws:RequestTag/eks-cluster-arn': getAtt(cluster.id),
+              'aws:RequestTag/kubernetes-namespace': 'kube-system',
+              'aws:RequestTag/kubernetes-service-account': 'ebs-csi-controller-sa',
+            },
+          },
+        },
+      ],
+      'only the controller of this cluster may assume the role',
+    )
+    t.same(
+      (role.ManagedPolicyArns as Json[]).map(render),
+      ['arn:{{AWS::Partition}}:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy'],
+      "AWS's documented policy for the driver, nothing else",
+    )
+    t.notOk(role.Policies, 'no inline policy besides')
+    t.same(
+      idsOf(s, 'AWS::IAM::Policy').filter((id) =>
+        JSON.stringify(propsOf(s, id).Roles).includes(`"${roleId}"`),
+      ),
+      [],
+      'no other policy attached',
+    )
+    t.notOk(
+      idsOf(s, 'AWS::EKS::PodIdentityAssociation').some(
+        (id) => propsOf(s, id).ServiceAccount === 'ebs-csi-controller-sa',
+      ),
+      'the add-on owns its association',
+    )
+
+    const addonDependsOn = s.resources[driver.id]?.DependsOn ?? []
+    t.ok(
+      addonDependsOn.includes(only(s, 'AWS::EKS::Nodegroup').id),
+      'the add-on waits for nodes to run its controller on',
+    )
+    const spireDependsOn = s.resources[spire.id]?.DependsOn ?? []
+    t.ok(spireDependsOn.includes(driver.id), 'SPIRE is installed after the EBS CSI driver')
+    t.ok(
+      spireDependsOn.includes(storageClass.resourceId),
+      `SPIRE is installed after StorageClass ${className}`,
+    )
+  },
+)
+
+t.test("metrics-server serves the resource metrics the chart's HPAs scale on", async (t) => {
+  const metrics = addon(s, 'metrics-server')
+  t.notOk(metrics.props.PodIdentityAssociations, 'needs no AWS role')
+  t.notOk(metrics.props.ServiceAccountRoleArn, 'needs no AWS role')
+  t.ok(
+    s.resources[metrics.id]?.DependsOn?.includes(only(s, 'AWS::EKS::Nodegroup').id),
+    'created once there are nodes to run it',
+  )
+  const app = only(s, 'Custom::AWSCDK-EKS-HelmChart', 'ClusterchartApp')
+  t.ok(
+    s.resources[app.id]?.DependsOn?.includes(metrics.id),
+    'the app (and any HPA it has) is installed after metrics-server',
+  )
 })
 
 t.test('the app chart is the local chart asset, its values wired from the stack', async (t) => {
