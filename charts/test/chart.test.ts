@@ -228,7 +228,7 @@ t.test('SPIFFE: ClusterSPIFFEIDs and the Workload API socket through the CSI dri
       (id) =>
         (id.spec as { podSelector: { matchLabels: { app: string } } }).podSelector.matchLabels.app,
     ),
-    ['api-gateway', 'url-service', 'worker'],
+    ['api-gateway', 'url-service'],
   )
   for (const id of ids) {
     const spec = id.spec as { spiffeIDTemplate: string; namespaceSelector: unknown }
