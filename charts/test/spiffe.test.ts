@@ -4,7 +4,7 @@
  * material at all.
  */
 import t from 'tap'
-import { type K8sObject, renderChart } from '../src/helm.js'
+import { chartDir, exampleValues, helm, type K8sObject, renderChart } from '../src/helm.js'
 import { matchesSelector } from '../src/netpol/selector.js'
 import type { LabelSelector } from '../src/netpol/types.js'
 
@@ -108,4 +108,60 @@ t.test('the checks notice a registration and a mount (negative controls)', async
   const worker = structuredClone(templateOf(objects, 'worker').template)
   worker.spec.volumes?.push({ name: 'spiffe-workload-api', csi: { driver: 'csi.spiffe.io' } })
   t.same(spiffeMaterial(worker), ['volume spiffe-workload-api: csi.spiffe.io'])
+})
+
+/**
+ * Whether a spire-controller-manager configured with `className` (and
+ * `watchClassless`) reconciles a ClusterSPIFFEID: it syncs only objects
+ * whose spec.className equals its own, plus classless ones when
+ * watchClassless is on (spire-controller-manager docs/spire-controller-manager-config.md).
+ */
+function reconciledBy(
+  id: K8sObject,
+  controller: { className: string; watchClassless: boolean },
+): boolean {
+  const className = (id.spec as ClusterSpiffeIdSpec).className ?? ''
+  return className === '' ? controller.watchClassless : className === controller.className
+}
+
+/**
+ * The hardened SPIRE chart (spiffe/helm-charts-hardened) runs the controller
+ * manager with className "<its namespace>-<its release>" and watchClassless
+ * false; the CDK app installs release "spire" in namespace "spire-mgmt".
+ */
+const cdkSpire = { className: 'spire-mgmt-spire', watchClassless: false }
+
+t.test('the ClusterSPIFFEIDs are reconciled by the SPIRE the CDK app installs', async (t) => {
+  const ids = renderChart().filter((object) => object.kind === 'ClusterSPIFFEID')
+  t.equal(ids.length, 2)
+  for (const id of ids) t.ok(reconciledBy(id, cdkSpire), id.metadata.name)
+  // Another SPIRE install: the class follows the value.
+  const other = { className: 'spire-server-spire', watchClassless: false }
+  for (const id of renderChart([], [`spiffe.className=${other.className}`]).filter(
+    (object) => object.kind === 'ClusterSPIFFEID',
+  )) {
+    t.ok(reconciledBy(id, other), `${id.metadata.name} with spiffe.className set`)
+    t.notOk(reconciledBy(id, cdkSpire), 'and only by that controller manager')
+  }
+})
+
+t.test('an empty className is refused: it would mean "no controller", not "any"', async (t) => {
+  const result = helm([
+    'template',
+    'zt',
+    chartDir,
+    '-f',
+    exampleValues,
+    '--set',
+    'spiffe.className=',
+  ])
+  t.equal(result.status, 1)
+  t.match(result.stderr, /className/)
+  t.equal(result.stdout, '', 'nothing rendered')
+  // What the chart used to render for "": classless objects, which the hardened controller skips.
+  const classless = structuredClone(
+    renderChart().find((object) => object.kind === 'ClusterSPIFFEID') as K8sObject,
+  )
+  delete (classless.spec as ClusterSpiffeIdSpec).className
+  t.notOk(reconciledBy(classless, cdkSpire))
 })
