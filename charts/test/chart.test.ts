@@ -373,7 +373,7 @@ t.test('url-service and worker migrate the schema in an init container; no hook 
     t.notOk(app(example, name).spec.initContainers, `${name} has no database, so no migration`)
 })
 
-t.test('the migrate init container: url-service image, the app identity, no SVID', async (t) => {
+t.test('the migrate init container: the pod’s own image, the app identity, no SVID', async (t) => {
   for (const [set, objects] of rendered) {
     for (const name of migratingWorkloads) {
       const { spec, env } = app(objects, name)
@@ -382,7 +382,7 @@ t.test('the migrate init container: url-service image, the app identity, no SVID
         t.fail(`${set}: ${name} has no migrate init container`)
         continue
       }
-      t.equal(migrate.image, app(objects, 'url-service').container.image, `${set}: ${name} image`)
+      t.equal(migrate.image, app(objects, name).container.image, `${set}: ${name} image`)
       t.notOk(migrate.restartPolicy, 'a regular init container: it must exit 0 before the app')
       // Same pod, so same ServiceAccount (IRSA role or Pod Identity association) and NetworkPolicies.
       t.equal(spec.serviceAccountName, name)

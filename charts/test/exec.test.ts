@@ -67,11 +67,12 @@ function startProblems(objects: readonly K8sObject[]): string[] {
   return problems
 }
 
-const valueSets: Record<string, string[]> = {
-  'IRSA (example values)': [],
-  'Pod Identity': ['pod-identity.yaml'],
-  'HPA on': ['hpa.yaml'],
-  'file-based SVIDs': ['spiffe-files.yaml'],
+const valueSets: Record<string, [files: string[], set: string[]]> = {
+  'IRSA (example values)': [[], []],
+  'Pod Identity': [['pod-identity.yaml'], []],
+  'HPA on': [['hpa.yaml'], []],
+  'file-based SVIDs': [['spiffe-files.yaml'], []],
+  'worker rolled apart': [[], [`images.worker.digest=sha256:${'4'.repeat(64)}`]],
 }
 
 t.test('the model reads ENTRYPOINT and CMD from the Dockerfiles', async (t) => {
@@ -86,8 +87,8 @@ t.test('the model reads ENTRYPOINT and CMD from the Dockerfiles', async (t) => {
 })
 
 t.test('every container of every rendered workload would start', async (t) => {
-  for (const [name, files] of Object.entries(valueSets)) {
-    const objects = renderChart(files)
+  for (const [name, [files, set]] of Object.entries(valueSets)) {
+    const objects = renderChart(files, set)
     t.ok(
       objects.some((object) => podSpecOf(object) !== undefined),
       `${name}: there are workloads to check`,

@@ -174,7 +174,7 @@ seccompProfile:
 
 {{/*
 The schema migration as the first init container of every pod that uses the
-database (dict: root, key). The app container starts only after it exits 0,
+database (dict: root, key, image). The app container starts only after it exits 0,
 so no pod serves, and no /readyz passes, before the schema exists; a Helm
 hook could not give that on a first install. Replicas that start together
 are safe: node-pg-migrate holds a PostgreSQL advisory lock, the others wait
@@ -188,7 +188,8 @@ the old pods keep serving (maxUnavailable 0).
 {{- define "zt.migrateInit" -}}
 {{- $v := get .root.Values .key -}}
 - name: migrate
-  image: {{ include "zt.image" (dict "image" .root.Values.images.urlService "root" .root) }}
+  # The pod's own image: a worker rolled ahead migrates to the schema it needs.
+  image: {{ include "zt.image" (dict "image" .image "root" .root) }}
   imagePullPolicy: {{ .root.Values.images.pullPolicy }}
   # The distroless image's ENTRYPOINT is /nodejs/bin/node and there is no
   # `node` on its PATH: args replace only the CMD (dist/server.js).
