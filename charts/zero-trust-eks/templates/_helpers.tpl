@@ -312,3 +312,16 @@ spec:
         - protocol: TCP
           port: 53
 {{- end }}
+
+{{/*
+Selector labels of the ingress controller and of Prometheus. The defaults
+live here, not in values.yaml: Helm deep-merges a user's map into a default
+map, so a default there would silently add labels the user's pods lack.
+*/}}
+{{- define "zt.ingressControllerPodLabels" -}}
+{{- toYaml (.Values.network.public.ingressFrom.controller.podLabels | default (dict "app.kubernetes.io/name" "ingress-nginx" "app.kubernetes.io/component" "controller")) -}}
+{{- end }}
+
+{{- define "zt.prometheusPodLabels" -}}
+{{- toYaml (.Values.network.prometheus.podLabels | default (dict "app.kubernetes.io/name" "prometheus")) -}}
+{{- end }}
