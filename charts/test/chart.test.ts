@@ -478,7 +478,15 @@ t.test('HPA replaces fixed replicas; Ingress is optional', async (t) => {
       (object) => object.kind === 'HorizontalPodAutoscaler' || object.kind === 'Ingress',
     ),
   )
-  const withIngress = renderChart([], ['ingress.enabled=true', 'ingress.host=sho.rt.example.com'])
+  const withIngress = renderChart(
+    [],
+    [
+      'ingress.enabled=true',
+      'ingress.host=sho.rt.example.com',
+      'ingress.alb.sourceCidrs[0]=10.0.96.0/19',
+    ],
+  )
+  for (const object of withIngress) t.doesNotThrow(() => validateObject(object), object.kind)
   const ingress = find(withIngress, 'Ingress', 'frontend')
   t.match(JSON.stringify(ingress?.spec), /"name":"frontend","port":\{"number":8080\}/)
 })

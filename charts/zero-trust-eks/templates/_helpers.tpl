@@ -325,3 +325,12 @@ map, so a default there would silently add labels the user's pods lack.
 {{- define "zt.prometheusPodLabels" -}}
 {{- toYaml (.Values.network.prometheus.podLabels | default (dict "app.kubernetes.io/name" "prometheus")) -}}
 {{- end }}
+
+{{/*
+"true" when the frontend's Ingress is served by the AWS Load Balancer
+Controller (className alb): its traffic then comes from the ALB's network
+interfaces, not from an ingress controller pod.
+*/}}
+{{- define "zt.albIngress" -}}
+{{- if and .Values.ingress.enabled (eq .Values.ingress.className "alb") }}true{{ end -}}
+{{- end }}
