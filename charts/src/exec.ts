@@ -131,17 +131,22 @@ export function imageFromDockerfile(
  * exactly when tsconfig.build.json compiles `<rootDir>/<x>.ts` to it.
  */
 export function serviceImage(serviceDir: string): ImageModel {
+  return imageFromDockerfile(join(serviceDir, 'Dockerfile'), (path, workdir) => {
+    const source = scriptSource(serviceDir, posix.relative(workdir, path))
+    return source !== undefined && existsSync(source)
+  })
+}
+
+/** The TypeScript source that tsconfig.build.json compiles to `script` (relative to WORKDIR), if any. */
+export function scriptSource(serviceDir: string, script: string): string | undefined {
   const build = JSON.parse(readFileSync(join(serviceDir, 'tsconfig.build.json'), 'utf8')) as {
     compilerOptions: { rootDir: string; outDir: string }
   }
   const { rootDir, outDir } = build.compilerOptions
-  return imageFromDockerfile(join(serviceDir, 'Dockerfile'), (path, workdir) => {
-    const relative = posix.relative(workdir, path)
-    const prefix = `${outDir}/`
-    if (!relative.startsWith(prefix) || !relative.endsWith('.js')) return false
-    const source = `${relative.slice(prefix.length, -'.js'.length)}.ts`
-    return existsSync(join(serviceDir, rootDir, source))
-  })
+  const relative = posix.normalize(script)
+  const prefix = `${outDir}/`
+  if (!relative.startsWith(prefix) || !relative.endsWith('.js')) return undefined
+  return join(serviceDir, rootDir, `${relative.slice(prefix.length, -'.js'.length)}.ts`)
 }
 
 export interface ContainerExec {
