@@ -334,3 +334,43 @@ interfaces, not from an ingress controller pod.
 {{- define "zt.albIngress" -}}
 {{- if and .Values.ingress.enabled (eq .Values.ingress.className "alb") }}true{{ end -}}
 {{- end }}
+
+{{/*
+The user's pod settings of a workload (dict: root, key): its own non-empty
+nodeSelector, tolerations, affinity and imagePullSecrets, else the global
+ones. Printed at pod spec level; nothing when none is set.
+*/}}
+{{- define "zt.podSettings" -}}
+{{- $v := get .root.Values .key -}}
+{{- $g := .root.Values -}}
+{{- with ($v.imagePullSecrets | default $g.imagePullSecrets) }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with ($v.nodeSelector | default $g.nodeSelector) }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with ($v.tolerations | default $g.tolerations) }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with ($v.affinity | default $g.affinity) }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/*
+Pod annotations of a workload (dict: root, key, own: the chart's own
+annotations): the chart's win over the workload's, which win over the
+global ones. Printed as an `annotations:` block; nothing when empty.
+*/}}
+{{- define "zt.podAnnotations" -}}
+{{- $v := get .root.Values .key -}}
+{{- $annotations := merge (dict) (.own | default (dict)) ($v.podAnnotations | default (dict)) (.root.Values.podAnnotations | default (dict)) -}}
+{{- with $annotations }}
+annotations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}

@@ -30,11 +30,9 @@ spec:
     metadata:
       labels:
         {{- include "zt.labels" . | nindent 8 }}
-      {{- if .db }}
-      annotations:
-        # Roll the pods when the database CA bundle changes.
-        checksum/db-ca: {{ .root.Values.db.caBundle | sha256sum }}
-      {{- end }}
+      {{- /* checksum/db-ca rolls the pods when the database CA bundle changes. */}}
+      {{- $own := ternary (dict "checksum/db-ca" (.root.Values.db.caBundle | sha256sum)) (dict) (.db | default false) }}
+      {{- include "zt.podAnnotations" (dict "root" .root "key" .key "own" $own) | nindent 6 }}
     spec:
       serviceAccountName: {{ $name }}
       automountServiceAccountToken: false
@@ -44,6 +42,7 @@ spec:
         {{- include "zt.podSecurityContext" .root | nindent 8 }}
       topologySpreadConstraints:
         {{- include "zt.topologySpread" . | nindent 8 }}
+      {{- include "zt.podSettings" . | nindent 6 }}
       {{- $spiffeHelper := and .spiffe (eq .root.Values.spiffe.mode "files") }}
       {{- if or .db $spiffeHelper }}
       initContainers:
