@@ -118,3 +118,29 @@ t.test('without these values no pod gets empty fields', async (t) => {
       t.notOk(field in pod.spec, `${name}: ${field}`)
   }
 })
+
+t.test('app.kubernetes.io/component on every workload and its pods', async (t) => {
+  const components: Record<string, string | undefined> = {}
+  for (const object of renderChart()) {
+    if (object.kind !== 'Deployment' && object.kind !== 'Job') continue
+    const spec = object.spec as {
+      selector?: { matchLabels: Record<string, string> }
+      template: { metadata: { labels: Record<string, string> } }
+    }
+    const own = object.metadata.labels?.['app.kubernetes.io/component']
+    const pod = spec.template.metadata.labels['app.kubernetes.io/component']
+    t.ok(own, `${object.kind}/${object.metadata.name}`)
+    t.equal(pod, own, `${object.metadata.name}: its pods carry the same`)
+    components[object.metadata.name] = pod
+    // An upgrade must not touch a Deployment's selector: it is immutable.
+    if (object.kind === 'Deployment')
+      t.same(Object.keys(spec.selector?.matchLabels ?? {}), ['app', 'app.kubernetes.io/instance'])
+  }
+  t.same(components, {
+    frontend: 'frontend',
+    'api-gateway': 'gateway',
+    'url-service': 'backend',
+    worker: 'worker',
+    'zt-public-path': 'test',
+  })
+})

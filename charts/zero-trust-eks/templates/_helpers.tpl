@@ -9,9 +9,15 @@ last segment of the SPIFFE ID.
 {{- get (dict "frontend" "frontend" "apiGateway" "api-gateway" "urlService" "url-service" "worker" "worker") . -}}
 {{- end }}
 
+{{/* The workload's role in the system; never in a selector (Deployment selectors are immutable). */}}
+{{- define "zt.component" -}}
+{{- get (dict "frontend" "frontend" "apiGateway" "gateway" "urlService" "backend" "worker" "worker") . -}}
+{{- end }}
+
 {{- define "zt.labels" -}}
 app: {{ include "zt.name" .key }}
 app.kubernetes.io/name: {{ include "zt.name" .key }}
+app.kubernetes.io/component: {{ include "zt.component" .key }}
 app.kubernetes.io/instance: {{ .root.Release.Name }}
 app.kubernetes.io/part-of: zero-trust-eks
 app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
