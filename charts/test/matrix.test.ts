@@ -11,12 +11,16 @@ const rows = (objects: readonly K8sObject[]): Row[] =>
   reachabilityMatrix(objects).map((flow) => [flow.source, flow.destination, flow.ports.join(' ')])
 
 const dns = '53/UDP 53/TCP'
+// public/frontend-test is the `helm test` Job's pod: it runs as the frontend
+// (same `app` label, so the same flows) and may also call the frontend.
 const base: Row[] = [
   ['ingress-nginx/ingress-nginx', 'public/frontend', '8080/TCP'],
+  ['ingress-nginx/ingress-nginx', 'public/frontend-test', '8080/TCP'],
   ['public/frontend', 'kube-system/kube-dns', dns],
   ['public/frontend', 'services/api-gateway', '8000/TCP'],
   ['public/frontend-test', 'kube-system/kube-dns', dns],
   ['public/frontend-test', 'public/frontend', '8080/TCP'],
+  ['public/frontend-test', 'services/api-gateway', '8000/TCP'],
   ['services/api-gateway', 'kube-system/kube-dns', dns],
   ['services/api-gateway', 'services/url-service', '8443/TCP'],
 ]
@@ -51,12 +55,13 @@ t.test('Prometheus scraping opens each ops port to Prometheus and nothing else',
     flows.filter(([source]) => source === 'monitoring/prometheus'),
     [
       ['monitoring/prometheus', 'public/frontend', '9080/TCP'],
+      ['monitoring/prometheus', 'public/frontend-test', '9080/TCP'],
       ['monitoring/prometheus', 'services/api-gateway', '9000/TCP'],
       ['monitoring/prometheus', 'services/url-service', '9443/TCP'],
       ['monitoring/prometheus', 'services/worker', '9444/TCP'],
     ],
   )
-  t.equal(flows.length, rows(renderChart()).length + 4)
+  t.equal(flows.length, rows(renderChart()).length + 5)
 })
 
 t.test('public policies off: the frontend is open, services is not', async (t) => {
@@ -67,11 +72,12 @@ t.test('public policies off: the frontend is open, services is not', async (t) =
     ),
   )
   t.ok(flows.some((row) => row[0] === 'public/frontend' && row[1] === 'imds 169.254.169.254'))
-  // Whatever `public` does, services admits the frontend on 8000 only.
+  // Whatever `public` does, services admits the frontend (and the test pod running as it) on 8000 only.
   t.same(
     flows.filter(([, destination]) => destination.startsWith('services/')),
     [
       ['public/frontend', 'services/api-gateway', '8000/TCP'],
+      ['public/frontend-test', 'services/api-gateway', '8000/TCP'],
       ['services/api-gateway', 'services/url-service', '8443/TCP'],
     ],
   )

@@ -50,6 +50,13 @@ const rejected: [string, string, RegExp][] = [
   ['bad role ARN', 'aws.roleArns.worker=zt-worker', /does not match pattern/],
   ['port out of range', 'db.port=70000', /maximum/],
   ['empty required value', 'db.host=', /minLength/],
+  ['bad toleration operator', 'tolerations[0].operator=Maybe', /Exists.*Equal/],
+  [
+    'unknown affinity field (typo)',
+    'worker.affinity.nodeAfinity.x=y',
+    /additional properties 'nodeAfinity' not allowed/,
+  ],
+  ['pull secret without a name', 'imagePullSecrets[0].secret=regcred', /name/],
 ]
 for (const [name, pair, message] of rejected) {
   t.test(`rejected: ${name} (--set ${pair})`, async (t) => {

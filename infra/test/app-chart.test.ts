@@ -91,6 +91,21 @@ for (const mode of ['podIdentity', 'irsa'] as const) {
   })
 }
 
+t.test(
+  "the chart's default SPIRE class is the class of the SPIRE this stack installs",
+  async (t) => {
+    // Someone installing the chart by hand next to this stack's SPIRE, without
+    // spiffe.className, still gets ClusterSPIFFEIDs its controller manager reconciles.
+    const { spiffe: _ignored, ...withoutClass } = appChartValues(inputs('irsa')) as {
+      spiffe: unknown
+    }
+    const out = template(withoutClass)
+    t.equal(out.status, 0, out.stderr)
+    const classes = [...out.stdout.matchAll(/^ {2}className: (\S+)$/gm)].map((match) => match[1])
+    t.same(classes, [spireClassName, spireClassName], 'both ClusterSPIFFEIDs')
+  },
+)
+
 t.test('a value name the chart does not know is rejected (negative)', async (t) => {
   const values = appChartValues(inputs('podIdentity'))
   const { aws, ...rest } = values as { aws: Record<string, unknown> }

@@ -100,7 +100,8 @@ export function clusterFromManifests(objects: readonly K8sObject[]): {
       ...(template.spec?.initContainers ?? []),
     ]
     appPods.push({
-      name: labels.app ?? object.metadata.name,
+      // app.kubernetes.io/name first: the helm test pod shares the frontend's `app` label.
+      name: labels['app.kubernetes.io/name'] ?? labels.app ?? object.metadata.name,
       namespace: object.metadata.namespace ?? 'default',
       labels,
       ip: `10.0.129.${appPods.length + 10}`,

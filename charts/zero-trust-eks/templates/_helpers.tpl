@@ -9,9 +9,15 @@ last segment of the SPIFFE ID.
 {{- get (dict "frontend" "frontend" "apiGateway" "api-gateway" "urlService" "url-service" "worker" "worker") . -}}
 {{- end }}
 
+{{/* The workload's role in the system; never in a selector (Deployment selectors are immutable). */}}
+{{- define "zt.component" -}}
+{{- get (dict "frontend" "frontend" "apiGateway" "gateway" "urlService" "backend" "worker" "worker") . -}}
+{{- end }}
+
 {{- define "zt.labels" -}}
 app: {{ include "zt.name" .key }}
 app.kubernetes.io/name: {{ include "zt.name" .key }}
+app.kubernetes.io/component: {{ include "zt.component" .key }}
 app.kubernetes.io/instance: {{ .root.Release.Name }}
 app.kubernetes.io/part-of: zero-trust-eks
 app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
@@ -174,7 +180,7 @@ seccompProfile:
 
 {{/*
 The schema migration as the first init container of every pod that uses the
-database (dict: root, key). The app container starts only after it exits 0,
+database (dict: root, key, image). The app container starts only after it exits 0,
 so no pod serves, and no /readyz passes, before the schema exists; a Helm
 hook could not give that on a first install. Replicas that start together
 are safe: node-pg-migrate holds a PostgreSQL advisory lock, the others wait
@@ -188,9 +194,12 @@ the old pods keep serving (maxUnavailable 0).
 {{- define "zt.migrateInit" -}}
 {{- $v := get .root.Values .key -}}
 - name: migrate
-  image: {{ include "zt.image" (dict "image" .root.Values.images.urlService "root" .root) }}
+  # The pod's own image: a worker rolled ahead migrates to the schema it needs.
+  image: {{ include "zt.image" (dict "image" .image "root" .root) }}
   imagePullPolicy: {{ .root.Values.images.pullPolicy }}
-  command: ["node", "dist/migrate.js"]
+  # The distroless image's ENTRYPOINT is /nodejs/bin/node and there is no
+  # `node` on its PATH: args replace only the CMD (dist/server.js).
+  args: ["dist/migrate.js"]
   env:
     - name: LOG_LEVEL
       value: {{ .root.Values.logLevel | quote }}
@@ -308,4 +317,66 @@ spec:
           port: 53
         - protocol: TCP
           port: 53
+{{- end }}
+
+{{/*
+Selector labels of the ingress controller and of Prometheus. The defaults
+live here, not in values.yaml: Helm deep-merges a user's map into a default
+map, so a default there would silently add labels the user's pods lack.
+*/}}
+{{- define "zt.ingressControllerPodLabels" -}}
+{{- toYaml (.Values.network.public.ingressFrom.controller.podLabels | default (dict "app.kubernetes.io/name" "ingress-nginx" "app.kubernetes.io/component" "controller")) -}}
+{{- end }}
+
+{{- define "zt.prometheusPodLabels" -}}
+{{- toYaml (.Values.network.prometheus.podLabels | default (dict "app.kubernetes.io/name" "prometheus")) -}}
+{{- end }}
+
+{{/*
+"true" when the frontend's Ingress is served by the AWS Load Balancer
+Controller (className alb): its traffic then comes from the ALB's network
+interfaces, not from an ingress controller pod.
+*/}}
+{{- define "zt.albIngress" -}}
+{{- if and .Values.ingress.enabled (eq .Values.ingress.className "alb") }}true{{ end -}}
+{{- end }}
+
+{{/*
+The user's pod settings of a workload (dict: root, key): its own non-empty
+nodeSelector, tolerations, affinity and imagePullSecrets, else the global
+ones. Printed at pod spec level; nothing when none is set.
+*/}}
+{{- define "zt.podSettings" -}}
+{{- $v := get .root.Values .key -}}
+{{- $g := .root.Values -}}
+{{- with ($v.imagePullSecrets | default $g.imagePullSecrets) }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with ($v.nodeSelector | default $g.nodeSelector) }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with ($v.tolerations | default $g.tolerations) }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with ($v.affinity | default $g.affinity) }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/*
+Pod annotations of a workload (dict: root, key, own: the chart's own
+annotations): the chart's win over the workload's, which win over the
+global ones. Printed as an `annotations:` block; nothing when empty.
+*/}}
+{{- define "zt.podAnnotations" -}}
+{{- $v := get .root.Values .key -}}
+{{- $annotations := merge (dict) (.own | default (dict)) ($v.podAnnotations | default (dict)) (.root.Values.podAnnotations | default (dict)) -}}
+{{- with $annotations }}
+annotations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
 {{- end }}

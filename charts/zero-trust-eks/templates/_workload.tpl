@@ -1,7 +1,7 @@
 {{/*
 A Deployment of one app workload. Arguments (dict):
   root, key (values key), namespace, image (values image), port (0 = none),
-  portName, opsPort, command (list or empty), env (YAML list as a string),
+  portName, opsPort, args (list or empty: the image's CMD), env (YAML list as a string),
   spiffe (mount the SVID source), db (mount the database CA and migrate the
   schema in an init container first).
 */}}
@@ -30,11 +30,9 @@ spec:
     metadata:
       labels:
         {{- include "zt.labels" . | nindent 8 }}
-      {{- if .db }}
-      annotations:
-        # Roll the pods when the database CA bundle changes.
-        checksum/db-ca: {{ .root.Values.db.caBundle | sha256sum }}
-      {{- end }}
+      {{- /* checksum/db-ca rolls the pods when the database CA bundle changes. */}}
+      {{- $own := ternary (dict "checksum/db-ca" (.root.Values.db.caBundle | sha256sum)) (dict) (.db | default false) }}
+      {{- include "zt.podAnnotations" (dict "root" .root "key" .key "own" $own) | nindent 6 }}
     spec:
       serviceAccountName: {{ $name }}
       automountServiceAccountToken: false
@@ -44,6 +42,7 @@ spec:
         {{- include "zt.podSecurityContext" .root | nindent 8 }}
       topologySpreadConstraints:
         {{- include "zt.topologySpread" . | nindent 8 }}
+      {{- include "zt.podSettings" . | nindent 6 }}
       {{- $spiffeHelper := and .spiffe (eq .root.Values.spiffe.mode "files") }}
       {{- if or .db $spiffeHelper }}
       initContainers:
@@ -58,8 +57,9 @@ spec:
         - name: {{ $name }}
           image: {{ include "zt.image" (dict "image" .image "root" .root) }}
           imagePullPolicy: {{ .root.Values.images.pullPolicy }}
-          {{- with .command }}
-          command: {{ toJson . }}
+          {{- /* args, never command: the image's ENTRYPOINT is the only node it has. */}}
+          {{- with .args }}
+          args: {{ toJson . }}
           {{- end }}
           ports:
             {{- if .port }}
