@@ -1,0 +1,49 @@
+/** The lessons of `pnpm lesson`, in order, and how to run them on one shared stack. */
+
+import { type E2eStack, startE2eStack } from '../stack.js'
+import { dataAtRest } from './data-at-rest.js'
+import { type Lesson, type LessonResult, type Narrator, runLesson } from './runner.js'
+
+export const lessons: Lesson[] = [dataAtRest].sort(
+  (a, b) => a.n - b.n,
+)
+
+/** The stack options every stack-needing lesson can share (lesson 5 needs quick pool turnover). */
+export const lessonStackOptions = {
+  env: {
+    // Connections live 1 s, so a rotated password is met by a new login within seconds.
+    'url-service': { DB_POOL_MAX_LIFETIME_SECONDS: '1' },
+    worker: { DB_POOL_MAX_LIFETIME_SECONDS: '1' },
+  },
+}
+
+/**
+ * Runs `selected` in order; starts one stack only if some of them need it
+ * (or uses `stack` when given) and stops a stack it started.
+ */
+export async function runLessons(
+  selected: readonly Lesson[],
+  narrator: Narrator,
+  options: { stack?: E2eStack } = {},
+): Promise<LessonResult[]> {
+  let stack = options.stack
+  const owned = stack === undefined && selected.some((lesson) => lesson.needsStack)
+  if (owned) {
+    narrator.say(
+      'Starting the local stack (as `pnpm dev` does, on free ports, state in a temp dir): PostgreSQL,\n' +
+        'the SQS emulator, a local Secrets Manager, the dev SPIFFE CA, url-service, worker, gateway, frontend. ~30 s.',
+    )
+    stack = await startE2eStack(lessonStackOptions)
+  }
+  try {
+    const results: LessonResult[] = []
+    for (const lesson of selected) {
+      results.push(
+        await runLesson(lesson, { ...narrator, stack: lesson.needsStack ? stack : undefined }),
+      )
+    }
+    return results
+  } finally {
+    if (owned) await stack?.stop()
+  }
+}
