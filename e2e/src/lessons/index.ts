@@ -3,8 +3,9 @@
 import { type E2eStack, startE2eStack } from '../stack.js'
 import { dataAtRest } from './data-at-rest.js'
 import { type Lesson, type LessonResult, type Narrator, runLesson } from './runner.js'
+import { workloadIdentity } from './workload-identity.js'
 
-export const lessons: Lesson[] = [dataAtRest].sort(
+export const lessons: Lesson[] = [workloadIdentity, dataAtRest].sort(
   (a, b) => a.n - b.n,
 )
 
