@@ -1,11 +1,12 @@
 /** The lessons of `pnpm lesson`, in order, and how to run them on one shared stack. */
 
 import { type E2eStack, startE2eStack } from '../stack.js'
+import { dataAccess } from './data-access.js'
 import { dataAtRest } from './data-at-rest.js'
 import { type Lesson, type LessonResult, type Narrator, runLesson } from './runner.js'
 import { workloadIdentity } from './workload-identity.js'
 
-export const lessons: Lesson[] = [workloadIdentity, dataAtRest].sort(
+export const lessons: Lesson[] = [workloadIdentity, dataAtRest, dataAccess].sort(
   (a, b) => a.n - b.n,
 )
 
