@@ -3,10 +3,11 @@
 import { type E2eStack, startE2eStack } from '../stack.js'
 import { dataAccess } from './data-access.js'
 import { dataAtRest } from './data-at-rest.js'
+import { networkIsolation } from './network-isolation.js'
 import { type Lesson, type LessonResult, type Narrator, runLesson } from './runner.js'
 import { workloadIdentity } from './workload-identity.js'
 
-export const lessons: Lesson[] = [workloadIdentity, dataAtRest, dataAccess].sort(
+export const lessons: Lesson[] = [workloadIdentity, networkIsolation, dataAtRest, dataAccess].sort(
   (a, b) => a.n - b.n,
 )
 
