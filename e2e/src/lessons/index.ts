@@ -1,15 +1,20 @@
 /** The lessons of `pnpm lesson`, in order, and how to run them on one shared stack. */
 
 import { type E2eStack, startE2eStack } from '../stack.js'
+import { cloudIdentity } from './cloud-identity.js'
 import { dataAccess } from './data-access.js'
 import { dataAtRest } from './data-at-rest.js'
 import { networkIsolation } from './network-isolation.js'
 import { type Lesson, type LessonResult, type Narrator, runLesson } from './runner.js'
 import { workloadIdentity } from './workload-identity.js'
 
-export const lessons: Lesson[] = [workloadIdentity, networkIsolation, dataAtRest, dataAccess].sort(
-  (a, b) => a.n - b.n,
-)
+export const lessons: Lesson[] = [
+  workloadIdentity,
+  networkIsolation,
+  cloudIdentity,
+  dataAtRest,
+  dataAccess,
+].sort((a, b) => a.n - b.n)
 
 /** The stack options every stack-needing lesson can share (lesson 5 needs quick pool turnover). */
 export const lessonStackOptions = {
