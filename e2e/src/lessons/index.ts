@@ -32,16 +32,23 @@ export const lessonStackOptions = {
 export async function runLessons(
   selected: readonly Lesson[],
   narrator: Narrator,
-  options: { stack?: E2eStack } = {},
+  options: {
+    stack?: E2eStack
+    /** Told when runLessons starts a stack of its own, so a Ctrl-C handler can stop it. */
+    onStackStarting?: (starting: Promise<E2eStack>) => void
+  } = {},
 ): Promise<LessonResult[]> {
   let stack = options.stack
   const owned = stack === undefined && selected.some((lesson) => lesson.needsStack)
   if (owned) {
     narrator.say(
       'Starting the local stack (as `pnpm dev` does, on free ports, state in a temp dir): PostgreSQL,\n' +
-        'the SQS emulator, a local Secrets Manager, the dev SPIFFE CA, url-service, worker, gateway, frontend. ~30 s.',
+        'the SQS emulator, a local Secrets Manager, the dev SPIFFE CA, url-service, worker, gateway, frontend\n' +
+        '(5 to 30 s). Ctrl-C stops it all.',
     )
-    stack = await startE2eStack(lessonStackOptions)
+    const starting = startE2eStack(lessonStackOptions)
+    options.onStackStarting?.(starting)
+    stack = await starting
   }
   try {
     const results: LessonResult[] = []

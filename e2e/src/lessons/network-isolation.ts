@@ -132,7 +132,9 @@ export const networkIsolation: Lesson = {
         say(
           '   The worker is now open to every pod and every address, on every port. api-gateway and\n' +
             '   url-service are not: other policies still select them (an allow policy isolates the pods\n' +
-            '   it selects), which is why the baseline deny matters most for the pod nobody wrote a rule for.',
+            '   it selects), which is why the baseline deny matters most for the pod nobody wrote a rule for.\n' +
+            '   (The outside addresses are sources the policy no longer rejects; whether a packet from the\n' +
+            '   internet can arrive also depends on routing, and the pods sit in private subnets.)',
         )
       },
       async restore() {
