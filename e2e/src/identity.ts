@@ -35,7 +35,7 @@ const svidFiles = (dir: string) => ({
   key: join(dir, 'svid_key.pem'),
 })
 
-async function readSvid(dir: string): Promise<Required<Credentials>> {
+export async function readSvid(dir: string): Promise<Required<Credentials>> {
   const files = svidFiles(dir)
   return { cert: await readFile(files.cert, 'utf8'), key: await readFile(files.key, 'utf8') }
 }
@@ -175,7 +175,11 @@ function tlsMessage(error: unknown): string {
   return message.match(/tlsv1\d? alert [a-z ]+/)?.[0] ?? message.split('\n')[0] ?? message
 }
 
-async function attempt(stack: E2eStack, tried: string, credentials: Credentials): Promise<Attempt> {
+export async function attempt(
+  stack: E2eStack,
+  tried: string,
+  credentials: Credentials,
+): Promise<Attempt> {
   const bundle = await readFile(join(stack.svidDir, 'url-service', 'bundle.pem'), 'utf8')
   const mark = stack.logs.length
   try {
