@@ -2,7 +2,7 @@
  * Runs the pinned helm binary (extracted by scripts/tools.ts) against the chart.
  */
 import { spawnSync } from 'node:child_process'
-import { dirname, join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseAllDocuments } from 'yaml'
 
@@ -65,14 +65,15 @@ export const exampleValues = join(valuesDir, 'example.yaml')
 
 /**
  * `helm template` of the chart with the example values plus `valueFiles`
- * (names under charts/values/) and `--set` pairs; throws with helm's message on failure.
+ * (names under charts/values/, or absolute paths) and `--set` pairs; throws
+ * with helm's message on failure.
  */
 export function renderChart(
   valueFiles: readonly string[] = [],
   set: readonly string[] = [],
 ): K8sObject[] {
   const args = ['template', 'zt', chartDir, '-f', exampleValues]
-  for (const file of valueFiles) args.push('-f', join(valuesDir, file))
+  for (const file of valueFiles) args.push('-f', resolve(valuesDir, file))
   for (const pair of set) args.push('--set', pair)
   const key = JSON.stringify(args)
   let objects = renders.get(key)

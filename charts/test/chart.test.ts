@@ -1,7 +1,7 @@
 /**
  * The chart as helm renders it, for every supported value set: lint, offline
  * schema validation, pod hardening, and the configuration contract of
- * RULES.md (ports, env names, identities).
+ * e2e/src/contract.ts (ports, env names, identities).
  */
 import t from 'tap'
 import {
@@ -178,7 +178,7 @@ t.test(
   },
 )
 
-t.test('the configuration contract of RULES.md', async (t) => {
+t.test('the configuration contract (ports, env names, identities)', async (t) => {
   for (const name of ['frontend', 'api-gateway', 'url-service', 'worker']) {
     const { spec, env } = app(example, name)
     t.equal(env.DRAIN_DELAY_MS, '5000')

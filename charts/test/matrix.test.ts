@@ -2,6 +2,10 @@
  * The reachability the chart's NetworkPolicies produce, asserted exactly:
  * any flow added or lost by a template change fails here.
  */
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import t from 'tap'
 import { type K8sObject, renderChart } from '../src/helm.js'
 import { formatMatrix, reachabilityMatrix } from '../src/netpol/matrix.js'
@@ -33,7 +37,7 @@ const awsWorkload = (name: string, podIdentity: boolean): Row[] => [
     : []),
 ]
 
-t.test('example values (IRSA): exactly the flows of architecture.md', async (t) => {
+t.test('example values (IRSA): exactly the flows docs/network-policies.md lists', async (t) => {
   t.same(rows(renderChart()), [
     ...base,
     ...awsWorkload('url-service', false),
@@ -128,4 +132,24 @@ t.test('the matrix notices a missing policy (negative control)', async (t) => {
 t.test('formatMatrix prints aligned columns with a header', async (t) => {
   const text = formatMatrix([{ source: 'a', destination: 'bbb', ports: ['1/TCP', '2/UDP'] }])
   t.equal(text, 'SOURCE  DESTINATION  PORTS\na       bbb          1/TCP 2/UDP')
+})
+
+t.test('pnpm matrix takes a values file of your own, by a path relative to where you typed it', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'zt-matrix-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  // With an ALB ingress the frontend admits the ALB's subnets instead of the
+  // ingress-nginx pods, so their row leaves the matrix.
+  writeFileSync(
+    join(dir, 'mine.yaml'),
+    'ingress:\n  enabled: true\n  className: alb\n  alb:\n    sourceCidrs: [198.51.100.0/24]\n',
+  )
+  const run = spawnSync(
+    process.execPath,
+    ['--import=tsx', join(import.meta.dirname, '..', 'scripts', 'matrix.ts'), '--', 'mine.yaml'],
+    { encoding: 'utf8', env: { ...process.env, INIT_CWD: dir }, timeout: 60_000 },
+  )
+  t.equal(run.status, 0, run.stderr)
+  t.match(run.stdout, `(${join(dir, 'mine.yaml')})`)
+  t.notMatch(run.stdout, /ingress-nginx/)
+  t.end()
 })

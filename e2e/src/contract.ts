@@ -1,6 +1,6 @@
 /**
- * The configuration contract (helpers' RULES.md, "Configuration contract"):
- * which environment variables each process reads. Compose may set only these,
+ * The configuration contract: which environment variables each process reads
+ * (each service's src/config.ts parses them). Compose may set only these,
  * so a renamed or misspelt variable fails CI instead of silently falling back
  * to a default.
  */
