@@ -134,22 +134,25 @@ t.test('formatMatrix prints aligned columns with a header', async (t) => {
   t.equal(text, 'SOURCE  DESTINATION  PORTS\na       bbb          1/TCP 2/UDP')
 })
 
-t.test('pnpm matrix takes a values file of your own, by a path relative to where you typed it', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'zt-matrix-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  // With an ALB ingress the frontend admits the ALB's subnets instead of the
-  // ingress-nginx pods, so their row leaves the matrix.
-  writeFileSync(
-    join(dir, 'mine.yaml'),
-    'ingress:\n  enabled: true\n  className: alb\n  alb:\n    sourceCidrs: [198.51.100.0/24]\n',
-  )
-  const run = spawnSync(
-    process.execPath,
-    ['--import=tsx', join(import.meta.dirname, '..', 'scripts', 'matrix.ts'), '--', 'mine.yaml'],
-    { encoding: 'utf8', env: { ...process.env, INIT_CWD: dir }, timeout: 60_000 },
-  )
-  t.equal(run.status, 0, run.stderr)
-  t.match(run.stdout, `(${join(dir, 'mine.yaml')})`)
-  t.notMatch(run.stdout, /ingress-nginx/)
-  t.end()
-})
+t.test(
+  'pnpm matrix takes a values file of your own, by a path relative to where you typed it',
+  (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'zt-matrix-'))
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+    // With an ALB ingress the frontend admits the ALB's subnets instead of the
+    // ingress-nginx pods, so their row leaves the matrix.
+    writeFileSync(
+      join(dir, 'mine.yaml'),
+      'ingress:\n  enabled: true\n  className: alb\n  alb:\n    sourceCidrs: [198.51.100.0/24]\n',
+    )
+    const run = spawnSync(
+      process.execPath,
+      ['--import=tsx', join(import.meta.dirname, '..', 'scripts', 'matrix.ts'), '--', 'mine.yaml'],
+      { encoding: 'utf8', env: { ...process.env, INIT_CWD: dir }, timeout: 60_000 },
+    )
+    t.equal(run.status, 0, run.stderr)
+    t.match(run.stdout, `(${join(dir, 'mine.yaml')})`)
+    t.notMatch(run.stdout, /ingress-nginx/)
+    t.end()
+  },
+)
