@@ -3,7 +3,9 @@
  * (tap already runs a package's files in parallel; two cores are enough).
  * Uses the PostgreSQL at 127.0.0.1:5432 when it answers, else starts an
  * embedded one for the run, so a laptop with nothing installed passes too.
- * Ends with a plain `N passed, N failed` line summed over every package.
+ * Then the container suites: the images, the chart's containers, compose.
+ * Ends with a plain `N passed, N failed` line summed over every suite.
+ * Arguments (e.g. a tap --grep) go to the package suites alone.
  */
 import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -40,29 +42,10 @@ function count(chunk: string): void {
   }
 }
 
-const pg = await ensurePostgres()
-let code = 1
-try {
-  code = await new Promise<number>((resolve) => {
-    const child = spawn(
-      'pnpm',
-      [
-        '-r',
-        '--workspace-concurrency=1',
-        '--no-bail',
-        // pnpm 11 skips a failed package's dependents even with --no-bail;
-        // tests need no build order, so every suite runs and is counted.
-        '--no-sort',
-        '--reporter=append-only',
-        'run',
-        'test',
-        ...passThrough,
-      ],
-      {
-        env: { ...process.env, TEST_PG_ADMIN_URL: pg.adminUrl },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    )
+/** Runs pnpm with `args`, echoing its output and counting the tap totals in it. */
+function pnpm(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  return new Promise<number>((resolve) => {
+    const child = spawn('pnpm', args, { env, stdio: ['ignore', 'pipe', 'inherit'] })
     let pending = ''
     child.stdout.setEncoding('utf8')
     child.stdout.on('data', (chunk: string) => {
@@ -79,8 +62,44 @@ try {
       resolve(exitCode ?? 1)
     })
   })
+}
+
+const pg = await ensurePostgres()
+const env = { ...process.env, TEST_PG_ADMIN_URL: pg.adminUrl }
+const codes: number[] = []
+try {
+  codes.push(
+    await pnpm(
+      [
+        '-r',
+        '--workspace-concurrency=1',
+        '--no-bail',
+        // pnpm 11 skips a failed package's dependents even with --no-bail;
+        // tests need no build order, so every suite runs and is counted.
+        '--no-sort',
+        '--reporter=append-only',
+        'run',
+        'test',
+        ...passThrough,
+      ],
+      env,
+    ),
+  )
+  // What ships, run as it ships: the images built with podman from the real
+  // Dockerfiles, the chart's every container from them, and docker-compose up.
+  // Not skipped where podman is missing: e2e/containers/podman.ts installs it
+  // (root) or fails saying what is needed (docs/containers.md).
+  if (passThrough.length === 0) {
+    console.log('\ntest: building the images (pnpm images)')
+    const built = await pnpm(['images'], env)
+    codes.push(built)
+    if (built === 0) {
+      codes.push(await pnpm(['--filter', '@zt/e2e', 'test:containers'], env))
+      codes.push(await pnpm(['--filter', '@zt/e2e', 'test:compose'], env))
+    }
+  }
 } finally {
   await pg.stop()
 }
 console.log(`\n${totals.pass} passed, ${totals.fail} failed`)
-process.exit(code !== 0 || totals.fail > 0 || totals.pass === 0 ? 1 : 0)
+process.exit(codes.some((code) => code !== 0) || totals.fail > 0 || totals.pass === 0 ? 1 : 0)
