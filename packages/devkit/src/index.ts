@@ -1,4 +1,14 @@
 export {
+  fakeCredentials,
+  type IssuedCredentials,
+  type LocalAws,
+  type LocalAwsOptions,
+  type PodIdentityAgent,
+  type RecordedAwsRequest,
+  startLocalAws,
+  startPodIdentityAgent,
+} from './local-aws.js'
+export {
   canConnect,
   createTestDatabase,
   defaultAdminUrl,
@@ -21,7 +31,9 @@ export { type EntryProcess, startEntry } from './stack/entry.js'
 export { formatLogLine, prefixer } from './stack/logs.js'
 export { ManagedProcess, type ProcessSpec } from './stack/process.js'
 export {
+  type AppDatabaseNames,
   devPorts,
+  ensureDatabase,
   PortInUseError,
   randomPorts,
   type ServiceName,
