@@ -27,6 +27,7 @@ export {
   SecretsStore,
   startLocalSecretsManager,
 } from './secrets-manager.js'
+export { type FauxqsServer, type LocalSqs, startLocalSqs } from './sqs.js'
 export { type EntryProcess, startEntry } from './stack/entry.js'
 export { formatLogLine, prefixer } from './stack/logs.js'
 export { ManagedProcess, type ProcessSpec } from './stack/process.js'

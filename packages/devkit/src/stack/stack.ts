@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { type FauxqsServer, startFauxqs } from 'fauxqs'
 import pg from 'pg'
 import { type EmbeddedServer, freePort, startEmbeddedPostgres } from '../postgres.js'
 import {
@@ -8,6 +7,7 @@ import {
   type LocalSecretsManager,
   startLocalSecretsManager,
 } from '../secrets-manager.js'
+import { type FauxqsServer, startLocalSqs } from '../sqs.js'
 import { ManagedProcess } from './process.js'
 import { isPortFree, waitForOk } from './wait.js'
 
@@ -257,17 +257,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       `PostgreSQL ready on 127.0.0.1:${ports.postgres} (data in ${join(options.stateDir, 'postgres')})`,
     )
 
-    const startQueue = async () => {
-      const server = await startFauxqs({ port: ports.sqs, logger: false })
-      const dlq = server.createQueue(`${queueName}-dlq`)
-      const queue = server.createQueue(queueName, {
-        attributes: {
-          VisibilityTimeout: '30',
-          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.queueArn, maxReceiveCount: 5 }),
-        },
-      })
-      return { server, queueUrl: queue.queueUrl }
-    }
+    const startQueue = () => startLocalSqs({ port: ports.sqs, queueName })
     const queue = await startQueue()
     let sqs: FauxqsServer | undefined = queue.server
     cleanup.push(async () => sqs?.stop())
