@@ -1,6 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { createServer, type IncomingHttpHeaders } from 'node:http'
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { readSecretsManagerRequest, SecretsStore } from './secrets-manager.js'
 
@@ -47,12 +52,20 @@ export interface LocalAwsOptions {
 }
 
 /** The claims a test needs from a projected service account token (no signature check: STS does that in AWS). */
-function claims(token: string | null): { sub?: string; aud?: string } {
+function claims(token: string | null): { sub: string; aud: string } {
   try {
-    const payload = JSON.parse(Buffer.from(token?.split('.')[1] ?? '', 'base64url').toString())
-    return typeof payload === 'object' && payload !== null ? payload : {}
+    const payload = JSON.parse(Buffer.from(token?.split('.')[1] ?? '', 'base64url').toString()) as {
+      sub?: unknown
+      aud?: unknown
+    }
+    // A projected token's aud is a list; STS reports the one it matched.
+    const aud = Array.isArray(payload.aud) ? payload.aud[0] : payload.aud
+    return {
+      sub: typeof payload.sub === 'string' ? payload.sub : '',
+      aud: typeof aud === 'string' ? aud : '',
+    }
   } catch {
-    return {}
+    return { sub: '', aud: '' }
   }
 }
 
@@ -81,7 +94,7 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
       sessionToken: 'fake-session-token-from-sts',
     },
   }
-  const server = createServer(async (req, res) => {
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = []
     for await (const chunk of req) chunks.push(chunk as Buffer)
     const body = Buffer.concat(chunks).toString('utf8')
@@ -107,8 +120,8 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
       res.setHeader('content-type', 'text/xml')
       res.end(`<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
   <AssumeRoleWithWebIdentityResult>
-    <SubjectFromWebIdentityToken>${escapeXml(token.sub ?? '')}</SubjectFromWebIdentityToken>
-    <Audience>${escapeXml(token.aud ?? '')}</Audience>
+    <SubjectFromWebIdentityToken>${escapeXml(token.sub)}</SubjectFromWebIdentityToken>
+    <Audience>${escapeXml(token.aud)}</Audience>
     <AssumedRoleUser>
       <Arn>${escapeXml(role.replace(':iam::', ':sts::').replace(':role/', ':assumed-role/'))}/${escapeXml(session)}</Arn>
       <AssumedRoleId>AROALOCALROLEID:${escapeXml(session)}</AssumedRoleId>
@@ -127,6 +140,13 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
     }
     res.statusCode = 400
     res.end('unexpected request')
+  }
+  const server = createServer((req, res) => {
+    // A bug here must answer 500 to the SDK, not take the caller's process down.
+    handle(req, res).catch((error: unknown) => {
+      res.statusCode = 500
+      res.end(String(error))
+    })
   })
   server.listen(options.port ?? 0, options.host ?? '127.0.0.1')
   await once(server, 'listening')
