@@ -57,8 +57,11 @@ export const chartDir = join(repoRoot, 'charts/zero-trust-eks')
 export const valuesDir = join(repoRoot, 'charts/values')
 const helmPath = join(repoRoot, 'charts/.tools/helm')
 
-/** The cluster network (override with ZT_K8S_SUBNET if it collides with one of yours). */
-export const SUBNET = process.env.ZT_K8S_SUBNET ?? '10.213.13.0/24'
+/**
+ * The cluster network's /24s start here, one per configuration (set
+ * ZT_K8S_SUBNET_BASE, e.g. 10.213.13, if that collides with one of yours).
+ */
+const SUBNET_BASE = process.env.ZT_K8S_SUBNET_BASE ?? '10.213.13'
 const POD_IDENTITY_SUBNET = '169.254.170.0/24'
 /** Pod Identity associations, as infra creates them (the chart has none to render). */
 const POD_IDENTITY_ROLES: Record<string, string> = {
@@ -73,6 +76,8 @@ export interface Configuration {
   valueFiles: string[]
   identity: 'irsa' | 'podIdentity'
   spiffe: 'workloadApi' | 'files'
+  /** Which /24 after ZT_K8S_SUBNET_BASE: configurations never share a network. */
+  index: number
 }
 
 interface K8sObject {
@@ -215,7 +220,9 @@ export async function runConfiguration(
   const prefix = `zt-k8s-${configuration.name}`
   const network = `zt-k8s-${configuration.name}`
   const podIdentityNetwork = `zt-k8s-${configuration.name}-pi`
-  const gateway = addressIn(SUBNET, 1)
+  const [a, b, c] = SUBNET_BASE.split('.').map(Number)
+  const subnet = `${a}.${b}.${(c ?? 0) + configuration.index}.0/24`
+  const gateway = addressIn(subnet, 1)
   const stateDir = await mkdtemp(join(tmpdir(), 'zt-k8s-'))
   const example = parse(await readFile(join(valuesDir, 'example.yaml'), 'utf8')) as {
     trustDomain: string
@@ -295,7 +302,7 @@ export async function runConfiguration(
           },
           db: { caBundle: dbCa.certificatePem },
           // The pods' addresses, where the VPC CNI would use the node subnets.
-          apiGateway: { trustedProxies: [SUBNET], replicas: 1 },
+          apiGateway: { trustedProxies: [subnet], replicas: 1 },
           frontend: { replicas: 1 },
           urlService: { replicas: 1 },
           worker: { replicas: 1 },
@@ -325,7 +332,7 @@ export async function runConfiguration(
       testPods: tests.map((p) => `${p.namespace}/${p.name}`),
     }
     const allPods = [...workloads, ...tests]
-    const ips = new Map(allPods.map((pod, i) => [pod.name, addressIn(SUBNET, 10 + i)]))
+    const ips = new Map(allPods.map((pod, i) => [pod.name, addressIn(subnet, 10 + i)]))
 
     // Cluster DNS: each Service's names to the pod it selects; the database and SQS to this host.
     const hosts = new Map<string, string>()
@@ -349,7 +356,7 @@ export async function runConfiguration(
     }
     hosts.set(example.db.host, gateway)
 
-    await createNetwork(network, SUBNET, gateway, label)
+    await createNetwork(network, subnet, gateway, label)
     cleanup.push(() => podman(['network', 'rm', '-f', network]))
     const podIdentity = configuration.identity === 'podIdentity'
     if (podIdentity) {

@@ -17,12 +17,13 @@ import { imageName, SERVICES } from './images.js'
 import { ensurePodman, imageExists } from './podman.js'
 
 const CONFIGURATIONS: Configuration[] = [
-  { name: 'irsa-csi', valueFiles: [], identity: 'irsa', spiffe: 'workloadApi' },
+  { name: 'irsa-csi', valueFiles: [], identity: 'irsa', spiffe: 'workloadApi', index: 0 },
   {
     name: 'podid-helper',
     valueFiles: ['pod-identity.yaml', 'spiffe-files.yaml'],
     identity: 'podIdentity',
     spiffe: 'files',
+    index: 1,
   },
 ]
 const only = process.env.ZT_K8S_ONLY
