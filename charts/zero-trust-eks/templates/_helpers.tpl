@@ -190,7 +190,9 @@ the old pods keep serving (maxUnavailable 0).
 - name: migrate
   image: {{ include "zt.image" (dict "image" .root.Values.images.urlService "root" .root) }}
   imagePullPolicy: {{ .root.Values.images.pullPolicy }}
-  command: ["node", "dist/migrate.js"]
+  # The distroless image's ENTRYPOINT is /nodejs/bin/node and there is no
+  # `node` on its PATH: args replace only the CMD (dist/server.js).
+  args: ["dist/migrate.js"]
   env:
     - name: LOG_LEVEL
       value: {{ .root.Values.logLevel | quote }}

@@ -1,7 +1,7 @@
 {{/*
 A Deployment of one app workload. Arguments (dict):
   root, key (values key), namespace, image (values image), port (0 = none),
-  portName, opsPort, command (list or empty), env (YAML list as a string),
+  portName, opsPort, args (list or empty: the image's CMD), env (YAML list as a string),
   spiffe (mount the SVID source), db (mount the database CA and migrate the
   schema in an init container first).
 */}}
@@ -58,8 +58,9 @@ spec:
         - name: {{ $name }}
           image: {{ include "zt.image" (dict "image" .image "root" .root) }}
           imagePullPolicy: {{ .root.Values.images.pullPolicy }}
-          {{- with .command }}
-          command: {{ toJson . }}
+          {{- /* args, never command: the image's ENTRYPOINT is the only node it has. */}}
+          {{- with .args }}
+          args: {{ toJson . }}
           {{- end }}
           ports:
             {{- if .port }}
