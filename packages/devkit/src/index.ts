@@ -9,6 +9,12 @@ export {
   startPodIdentityAgent,
 } from './local-aws.js'
 export {
+  type InitScript,
+  type LocalstackOptions,
+  type LocalstackStandin,
+  startLocalstackStandin,
+} from './localstack/server.js'
+export {
   canConnect,
   createTestDatabase,
   defaultAdminUrl,
@@ -27,7 +33,14 @@ export {
   SecretsStore,
   startLocalSecretsManager,
 } from './secrets-manager.js'
-export { type FauxqsServer, type LocalSqs, startLocalSqs } from './sqs.js'
+export {
+  type FauxqsServer,
+  type LocalSqs,
+  type LocalSqsOptions,
+  relayToSqs,
+  type SqsRelayOptions,
+  startLocalSqs,
+} from './sqs.js'
 export { type EntryProcess, startEntry } from './stack/entry.js'
 export { formatLogLine, prefixer } from './stack/logs.js'
 export { ManagedProcess, type ProcessSpec } from './stack/process.js'

@@ -1,5 +1,5 @@
 import { once } from 'node:events'
-import { createServer, request } from 'node:http'
+import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { type FauxqsServer, startFauxqs } from 'fauxqs'
 
@@ -26,11 +26,99 @@ export interface LocalSqsOptions {
   /**
    * Other URLs that name the events queue, as real SQS accepts its queue's
    * URL whatever endpoint a request goes to: e.g. the https URL a Helm value
-   * or a compose file carries. A front on `front` rewrites them to fauxqs's
-   * URL in each request, since fauxqs knows a queue only by its own URL.
+   * carries. A front on `front` relays requests to fauxqs with them rewritten.
    */
   acceptQueueUrls?: string[]
   front?: { host: string; port?: number }
+}
+
+export interface SqsRelayOptions {
+  /** The queue a client's QueueUrl names, when it is not one of fauxqs's own URLs. */
+  queueNameOf(url: string): string | undefined
+  /** The URL clients see in answers (CreateQueue, GetQueueUrl, ListQueues); fauxqs's own when unset. */
+  publicUrlOf?(name: string): string
+}
+
+/**
+ * A request handler that relays SQS calls (JSON or query protocol) to fauxqs,
+ * which knows a queue only by its own URL: QueueUrl values a client uses for
+ * a queue are rewritten to fauxqs's URL of it, and, with `publicUrlOf`,
+ * queue URLs in JSON answers are rewritten back.
+ */
+export function relayToSqs(server: FauxqsServer, options: SqsRelayOptions) {
+  const toFauxqs = (url: string): string => {
+    const name = options.queueNameOf(url)
+    return (name && server.inspectQueue(name)?.url) || url
+  }
+  const toPublic = (url: string): string => {
+    const name = url.split('/').at(-1) ?? ''
+    return options.publicUrlOf && server.inspectQueue(name)?.url === url
+      ? options.publicUrlOf(name)
+      : url
+  }
+  const rewriteRequest = (body: string, contentType: string): string => {
+    if (contentType.includes('json')) {
+      try {
+        const parsed = JSON.parse(body) as { QueueUrl?: unknown }
+        if (typeof parsed.QueueUrl === 'string') parsed.QueueUrl = toFauxqs(parsed.QueueUrl)
+        return JSON.stringify(parsed)
+      } catch {
+        return body
+      }
+    }
+    const form = new URLSearchParams(body)
+    const url = form.get('QueueUrl')
+    if (!url) return body
+    form.set('QueueUrl', toFauxqs(url))
+    return form.toString()
+  }
+  const rewriteAnswer = (body: string, contentType: string): string => {
+    if (!options.publicUrlOf || !contentType.includes('json')) return body
+    try {
+      const parsed = JSON.parse(body) as { QueueUrl?: unknown; QueueUrls?: unknown }
+      if (typeof parsed.QueueUrl === 'string') parsed.QueueUrl = toPublic(parsed.QueueUrl)
+      if (Array.isArray(parsed.QueueUrls)) {
+        parsed.QueueUrls = parsed.QueueUrls.map((u) => (typeof u === 'string' ? toPublic(u) : u))
+      }
+      return JSON.stringify(parsed)
+    } catch {
+      return body
+    }
+  }
+  return (req: IncomingMessage, res: ServerResponse, received: Buffer): void => {
+    const body = Buffer.from(
+      rewriteRequest(received.toString('utf8'), String(req.headers['content-type'] ?? '')),
+    )
+    const upstream = request(
+      {
+        host: '127.0.0.1',
+        port: server.port,
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, 'content-length': String(body.length) },
+      },
+      async (answer) => {
+        const chunks: Buffer[] = []
+        for await (const chunk of answer) chunks.push(chunk as Buffer)
+        const out = Buffer.from(
+          rewriteAnswer(
+            Buffer.concat(chunks).toString('utf8'),
+            String(answer.headers['content-type'] ?? ''),
+          ),
+        )
+        res.writeHead(answer.statusCode ?? 502, {
+          ...answer.headers,
+          'content-length': String(out.length),
+        })
+        res.end(out)
+      },
+    )
+    upstream.on('error', () => {
+      res.statusCode = 502
+      res.end()
+    })
+    upstream.end(body)
+  }
 }
 
 /**
@@ -61,50 +149,14 @@ export async function startLocalSqs(options: LocalSqsOptions): Promise<LocalSqs>
   if (!options.front) {
     return { ...base, endpoint: `http://127.0.0.1:${server.port}`, stop: () => server.stop() }
   }
-  const aliases = new Set(options.acceptQueueUrls ?? [])
-  const rewrite = (body: string, contentType: string): string => {
-    if (contentType.includes('json')) {
-      try {
-        const parsed = JSON.parse(body) as { QueueUrl?: unknown }
-        if (typeof parsed.QueueUrl === 'string' && aliases.has(parsed.QueueUrl)) {
-          parsed.QueueUrl = queue.queueUrl
-          return JSON.stringify(parsed)
-        }
-      } catch {}
-      return body
-    }
-    const form = new URLSearchParams(body)
-    const url = form.get('QueueUrl')
-    if (url && aliases.has(url)) {
-      form.set('QueueUrl', queue.queueUrl)
-      return form.toString()
-    }
-    return body
-  }
+  const accepted = new Set(options.acceptQueueUrls ?? [])
+  const relay = relayToSqs(server, {
+    queueNameOf: (url) => (accepted.has(url) ? options.queueName : undefined),
+  })
   const front = createServer(async (req, res) => {
     const chunks: Buffer[] = []
     for await (const chunk of req) chunks.push(chunk as Buffer)
-    const body = Buffer.from(
-      rewrite(Buffer.concat(chunks).toString('utf8'), String(req.headers['content-type'] ?? '')),
-    )
-    const upstream = request(
-      {
-        host: '127.0.0.1',
-        port: server.port,
-        method: req.method,
-        path: req.url,
-        headers: { ...req.headers, 'content-length': String(body.length) },
-      },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers)
-        answer.pipe(res)
-      },
-    )
-    upstream.on('error', () => {
-      res.statusCode = 502
-      res.end()
-    })
-    upstream.end(body)
+    relay(req, res, Buffer.concat(chunks))
   })
   front.listen(options.front.port ?? 0, options.front.host)
   await once(front, 'listening')
