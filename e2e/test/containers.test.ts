@@ -424,7 +424,7 @@ services:
       EVENTS_QUEUE_URL: http://localstack:4566/000000000000/q
     volumes: ["svids:/svids"]
     healthcheck:
-      test: ["CMD", "/nodejs/bin/node", "-e", "fetch('http://127.0.0.1:9443/readyz')"]
+      test: ["CMD", "/nodejs/bin/node", "-e", "fetch('http://127.0.0.1:9443/readyz').then((r) => r)"]
     depends_on:
       db: { condition: service_healthy }
   frontend:
@@ -470,6 +470,7 @@ t.test('the compose check reports each broken rule', (t) => {
     /url-service: static AWS keys are set but AWS_ENDPOINT_URL_STS does not point at localstack/,
     /url-service: the SVID volume is writable/,
     /url-service: mounts \/svids, more than its own SVID directory/,
+    /url-service: healthcheck argument "fetch\(.*contains whitespace/,
     /frontend: port .* is not bound to 127\.0\.0\.1/,
   ]
   for (const pattern of expected)
