@@ -189,6 +189,21 @@ function podTemplates(objects: K8sObject[]): { workloads: PodTemplate[]; tests: 
         annotations: template.metadata?.annotations ?? {},
         spec: template.spec,
       })
+    } else if (object.kind === 'Job') {
+      // A Job (e.g. `helm test` as a Job) runs its pod to completion, once:
+      // backoffLimit retries are the kubelet's business, not this suite's.
+      const template = object.spec?.template as {
+        metadata?: { labels?: Record<string, string> }
+        spec: PodTemplate['spec']
+      }
+      tests.push({
+        kind: 'Pod',
+        name: object.metadata.name,
+        namespace: object.metadata.namespace ?? 'default',
+        labels: template.metadata?.labels ?? {},
+        annotations: object.metadata.annotations ?? {},
+        spec: template.spec,
+      })
     } else if (object.kind === 'Pod') {
       const pod: PodTemplate = {
         kind: 'Pod',

@@ -82,7 +82,11 @@ for (const configuration of CONFIGURATIONS) {
       deployments,
       'the chart renders the four workloads',
     )
-    t.same(report.rendered.testPods, ['public/zt-public-path'], 'and the helm test pod')
+    t.equal(
+      report.rendered.testPods.length,
+      1,
+      `and one helm test pod: ${report.rendered.testPods}`,
+    )
 
     // Each container's command, checked against its image's files before anything ran.
     for (const c of report.containers) {
