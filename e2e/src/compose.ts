@@ -102,6 +102,19 @@ export function checkCompose(config: ComposeConfig): string[] {
       }
     }
 
+    // podman's Docker API (4.x) joins a CMD healthcheck and splits it again on
+    // whitespace (containers/podman#26519): an argument with a space breaks.
+    const test = service.healthcheck?.test
+    if (Array.isArray(test) && test[0] === 'CMD') {
+      for (const arg of test.slice(1)) {
+        if (/\s/.test(arg)) {
+          problems.push(
+            `${name}: healthcheck argument "${arg.slice(0, 40)}…" contains whitespace, which podman's Docker API splits`,
+          )
+        }
+      }
+    }
+
     // The short list form means "started", which is what these checks reject.
     const dependsOn = service.depends_on ?? {}
     const conditions: [string, string | undefined][] = Array.isArray(dependsOn)

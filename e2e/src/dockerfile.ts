@@ -24,12 +24,24 @@ export interface CopyInstruction {
   line: number
 }
 
+/** `$NAME` and `${NAME}` replaced by the global ARG defaults; unknown names stay as written. */
+function substituteArgs(value: string, args: ReadonlyMap<string, string>): string {
+  return value.replace(
+    /\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))/g,
+    (whole, braced: string | undefined, bare: string | undefined) =>
+      args.get(braced ?? bare ?? '') ?? whole,
+  )
+}
+
 /**
  * Splits a Dockerfile into stages. Enough of the grammar for the structural
- * checks: comments, backslash continuations, FROM ... AS name.
+ * checks: comments, backslash continuations, FROM ... AS name, and global
+ * ARGs (before the first FROM) in FROM, resolved to their defaults, since the
+ * defaults are what a plain `docker build` uses.
  */
 export function parseDockerfile(text: string): Stage[] {
   const stages: Stage[] = []
+  const globalArgs = new Map<string, string>()
   const lines = text.split('\n')
   let pending = ''
   let pendingLine = 0
@@ -51,8 +63,16 @@ export function parseDockerfile(text: string): Stage[] {
     if (!match) continue
     const keyword = (match[1] ?? '').toUpperCase()
     const args = (match[2] ?? '').trim()
+    if (keyword === 'ARG' && stages.length === 0) {
+      const arg = /^([A-Za-z_][A-Za-z0-9_]*)(?:=(.*))?$/s.exec(args)
+      if (arg?.[1] && arg[2] !== undefined)
+        globalArgs.set(arg[1], arg[2].replace(/^(["'])(.*)\1$/s, '$2'))
+      continue
+    }
     if (keyword === 'FROM') {
-      const from = /^(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?$/i.exec(args)
+      const from = /^(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?$/i.exec(
+        substituteArgs(args, globalArgs),
+      )
       stages.push({ from: from?.[1] ?? args, name: from?.[2], instructions: [] })
       continue
     }

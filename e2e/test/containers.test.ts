@@ -240,6 +240,55 @@ t.test('the parser joins continuations and reads both COPY forms', (t) => {
   t.end()
 })
 
+t.test('FROM resolves global ARGs to their defaults', (t) => {
+  // Dockerfile's ${NAME}, built so that it does not read as a JS template.
+  const ref = (name: string) => `$${'{'}${name}}`
+  const stages = parseDockerfile(
+    [
+      '# base images as build arguments',
+      `ARG BUILD_IMAGE="a@sha256:${'a'.repeat(64)}"`,
+      `ARG RUNTIME_IMAGE=b@sha256:${'b'.repeat(64)}`,
+      'ARG UNSET',
+      `FROM ${ref('BUILD_IMAGE')} AS build`,
+      'ARG LATE=c',
+      'FROM $RUNTIME_IMAGE',
+      `FROM ${ref('UNSET')}`,
+      `FROM ${ref('LATE')}`,
+    ].join('\n'),
+  )
+  t.same(
+    stages.map((s) => [s.from, s.name]),
+    [
+      [`a@sha256:${'a'.repeat(64)}`, 'build'],
+      [`b@sha256:${'b'.repeat(64)}`, undefined],
+      [ref('UNSET'), undefined],
+      [ref('LATE'), undefined],
+    ],
+    'an ARG without a default, or one inside a stage, does not resolve',
+  )
+  t.equal(stages[0]?.instructions.length, 1, 'the stage keeps its own ARG')
+  t.end()
+})
+
+t.test('the Dockerfiles take their bases as ARGs and pnpm from packageManager', (t) => {
+  const manager = (
+    JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { packageManager: string }
+  ).packageManager
+  t.match(manager, /^pnpm@\d+\.\d+\.\d+/)
+  for (const service of SERVICES) {
+    const text = dockerfile(service)
+    t.match(text, /^FROM \$\{BUILD_IMAGE\} AS build$/m, `${service}: build base is an ARG`)
+    t.match(text, /^FROM \$\{RUNTIME_IMAGE\}$/m, `${service}: runtime base is an ARG`)
+    t.notMatch(text, /pnpm@\d/, `${service}: no pnpm version of its own`)
+    t.match(
+      text,
+      /packageManager\.split\('\+'\)\[0\]/,
+      `${service}: installs packageManager's pnpm`,
+    )
+  }
+  t.end()
+})
+
 t.test('.dockerignore matching', (t) => {
   t.ok(isIgnored(dockerignore, 'node_modules'))
   t.ok(isIgnored(dockerignore, 'services/url-service/node_modules/pg/index.js'))
@@ -375,7 +424,7 @@ services:
       EVENTS_QUEUE_URL: http://localstack:4566/000000000000/q
     volumes: ["svids:/svids"]
     healthcheck:
-      test: ["CMD", "/nodejs/bin/node", "-e", "fetch('http://127.0.0.1:9443/readyz')"]
+      test: ["CMD", "/nodejs/bin/node", "-e", "fetch('http://127.0.0.1:9443/readyz').then((r) => r)"]
     depends_on:
       db: { condition: service_healthy }
   frontend:
@@ -421,6 +470,7 @@ t.test('the compose check reports each broken rule', (t) => {
     /url-service: static AWS keys are set but AWS_ENDPOINT_URL_STS does not point at localstack/,
     /url-service: the SVID volume is writable/,
     /url-service: mounts \/svids, more than its own SVID directory/,
+    /url-service: healthcheck argument "fetch\(.*contains whitespace/,
     /frontend: port .* is not bound to 127\.0\.0\.1/,
   ]
   for (const pattern of expected)

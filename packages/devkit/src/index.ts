@@ -1,4 +1,20 @@
 export {
+  fakeCredentials,
+  type IssuedCredentials,
+  type LocalAws,
+  type LocalAwsOptions,
+  type PodIdentityAgent,
+  type RecordedAwsRequest,
+  startLocalAws,
+  startPodIdentityAgent,
+} from './local-aws.js'
+export {
+  type InitScript,
+  type LocalstackOptions,
+  type LocalstackStandin,
+  startLocalstackStandin,
+} from './localstack/server.js'
+export {
   canConnect,
   createTestDatabase,
   defaultAdminUrl,
@@ -17,11 +33,21 @@ export {
   SecretsStore,
   startLocalSecretsManager,
 } from './secrets-manager.js'
+export {
+  type FauxqsServer,
+  type LocalSqs,
+  type LocalSqsOptions,
+  relayToSqs,
+  type SqsRelayOptions,
+  startLocalSqs,
+} from './sqs.js'
 export { type EntryProcess, startEntry } from './stack/entry.js'
 export { formatLogLine, prefixer } from './stack/logs.js'
 export { ManagedProcess, type ProcessSpec } from './stack/process.js'
 export {
+  type AppDatabaseNames,
   devPorts,
+  ensureDatabase,
   PortInUseError,
   randomPorts,
   type ServiceName,

@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { type FauxqsServer, startFauxqs } from 'fauxqs'
 import pg from 'pg'
 import { type EmbeddedServer, freePort, startEmbeddedPostgres } from '../postgres.js'
 import {
@@ -8,6 +7,7 @@ import {
   type LocalSecretsManager,
   startLocalSecretsManager,
 } from '../secrets-manager.js'
+import { type FauxqsServer, startLocalSqs } from '../sqs.js'
 import { ManagedProcess } from './process.js'
 import { isPortFree, waitForOk } from './wait.js'
 
@@ -122,30 +122,45 @@ const appUser = 'zt_app'
 const queueName = 'zt-events'
 const secretName = 'zt/url-service/database'
 
+export interface AppDatabaseNames {
+  /** The app database (default `zt`). */
+  database?: string
+  /** Its owner, the app's login (default `zt_app`). */
+  user?: string
+}
+
 /**
  * The app database owned by a login that is not a superuser, as infra's
  * bootstrap creates it in RDS. Its password is new on every start: it lives
- * only in the local Secrets Manager, which is in memory.
+ * only in the local Secrets Manager, which is in memory. Other names let a
+ * suite keep its own database and login on a shared server.
  */
-export async function ensureDatabase(adminUrl: string, password: string): Promise<void> {
+export async function ensureDatabase(
+  adminUrl: string,
+  password: string,
+  names: AppDatabaseNames = {},
+): Promise<void> {
+  const database = names.database ?? databaseName
+  const user = names.user ?? appUser
   const client = new pg.Client({ connectionString: adminUrl })
   await client.connect()
   try {
     const literal = client.escapeLiteral(password)
-    const role = await client.query('select 1 from pg_roles where rolname = $1', [appUser])
+    const login = client.escapeIdentifier(user)
+    const role = await client.query('select 1 from pg_roles where rolname = $1', [user])
     await client.query(
       role.rowCount === 0
-        ? `create role ${appUser} login nosuperuser nocreatedb nocreaterole password ${literal}`
-        : `alter role ${appUser} password ${literal}`,
+        ? `create role ${login} login nosuperuser nocreatedb nocreaterole password ${literal}`
+        : `alter role ${login} password ${literal}`,
     )
     const { rows } = await client.query<{ owner: string }>(
       'select pg_get_userbyid(datdba) as owner from pg_database where datname = $1',
-      [databaseName],
+      [database],
     )
     if (rows.length === 0) {
-      await client.query(`create database ${databaseName} owner ${appUser}`)
-    } else if (rows[0]?.owner !== appUser) {
-      await adoptDatabase(adminUrl)
+      await client.query(`create database ${client.escapeIdentifier(database)} owner ${login}`)
+    } else if (rows[0]?.owner !== user) {
+      await adoptDatabase(adminUrl, database, user)
     }
   } finally {
     await client.end()
@@ -153,9 +168,9 @@ export async function ensureDatabase(adminUrl: string, password: string): Promis
 }
 
 /** The superuser's URL, on the app database instead of `postgres`. */
-function appDatabaseUrl(adminUrl: string): string {
+function appDatabaseUrl(adminUrl: string, database = databaseName): string {
   const url = new URL(adminUrl)
-  url.pathname = `/${databaseName}`
+  url.pathname = `/${database}`
   return url.toString()
 }
 
@@ -164,18 +179,19 @@ function appDatabaseUrl(adminUrl: string): string {
  * belong to the superuser. Hand them to the app login, so an upgrade keeps
  * the links instead of failing on permissions.
  */
-async function adoptDatabase(adminUrl: string): Promise<void> {
-  const client = new pg.Client({ connectionString: appDatabaseUrl(adminUrl) })
+async function adoptDatabase(adminUrl: string, database: string, user: string): Promise<void> {
+  const client = new pg.Client({ connectionString: appDatabaseUrl(adminUrl, database) })
   await client.connect()
   try {
-    await client.query(`alter database ${databaseName} owner to ${appUser}`)
+    const login = client.escapeIdentifier(user)
+    await client.query(`alter database ${client.escapeIdentifier(database)} owner to ${login}`)
     // Sequences owned by a column follow their table.
     const { rows } = await client.query<{ name: string }>(
       `select tablename as name from pg_tables where schemaname = 'public' and tableowner <> $1`,
-      [appUser],
+      [user],
     )
     for (const { name } of rows) {
-      await client.query(`alter table public.${client.escapeIdentifier(name)} owner to ${appUser}`)
+      await client.query(`alter table public.${client.escapeIdentifier(name)} owner to ${login}`)
     }
   } finally {
     await client.end()
@@ -241,17 +257,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       `PostgreSQL ready on 127.0.0.1:${ports.postgres} (data in ${join(options.stateDir, 'postgres')})`,
     )
 
-    const startQueue = async () => {
-      const server = await startFauxqs({ port: ports.sqs, logger: false })
-      const dlq = server.createQueue(`${queueName}-dlq`)
-      const queue = server.createQueue(queueName, {
-        attributes: {
-          VisibilityTimeout: '30',
-          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.queueArn, maxReceiveCount: 5 }),
-        },
-      })
-      return { server, queueUrl: queue.queueUrl }
-    }
+    const startQueue = () => startLocalSqs({ port: ports.sqs, queueName })
     const queue = await startQueue()
     let sqs: FauxqsServer | undefined = queue.server
     cleanup.push(async () => sqs?.stop())

@@ -1,0 +1,220 @@
+/**
+ * `pnpm test:compose`: docker-compose.yml brought up for real with
+ * docker-compose 1.29 on podman (its Docker-compatible socket), with
+ * standins/compose.override.yml swapping only the two third-party images no
+ * registry serves here (postgres, LocalStack). Our three images are the
+ * ones `pnpm images` built from the same Dockerfiles, under the names the
+ * compose file gives them. Then: a link through the published frontend, its
+ * redirect, the click counted in PostgreSQL, and `down -v` leaving nothing.
+ *
+ * podman schedules healthchecks with systemd timers, and this machine has no
+ * systemd: the test runs each container's own healthcheck
+ * (`podman healthcheck run`) on its interval instead, as the timer would.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { isPortFree } from '@zt/devkit'
+import t from 'tap'
+import { repoRoot } from '../src/root.js'
+import { imageName, SERVICES } from './images.js'
+import { ensurePodman, imageExists, podman, podmanOk, run } from './podman.js'
+import { ensureComposeStandins } from './standins.js'
+
+const project = 'zt-compose-test'
+const files = ['-f', 'docker-compose.yml', '-f', 'e2e/containers/standins/compose.override.yml']
+const frontend = 'http://127.0.0.1:3000'
+
+let service: ChildProcess | undefined
+let env: NodeJS.ProcessEnv = process.env
+let stopHealth = false
+let healthLoop: Promise<void> = Promise.resolve()
+
+const compose = (args: string[], timeoutMs = 120_000) =>
+  run('docker-compose', ['-p', project, ...files, ...args], { cwd: repoRoot, env, timeoutMs })
+
+/** What systemd's timer would do: each running container's healthcheck, on its interval. */
+async function driveHealthchecks(): Promise<void> {
+  const intervals = new Map<string, number>()
+  const last = new Map<string, number>()
+  while (!stopHealth) {
+    const ps = await podman([
+      'ps',
+      '--filter',
+      `label=com.docker.compose.project=${project}`,
+      '--format',
+      '{{.ID}}',
+    ])
+    await Promise.all(
+      ps.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map(async (id) => {
+          if (!intervals.has(id)) {
+            const out = await podman(['inspect', id, '--format', '{{json .Config.Healthcheck}}'])
+            const check = JSON.parse(out.stdout.trim() || 'null') as { Interval?: number } | null
+            intervals.set(id, check ? (check.Interval ?? 30e9) / 1e6 : -1)
+          }
+          const interval = intervals.get(id) ?? -1
+          if (interval < 0 || Date.now() - (last.get(id) ?? 0) < interval) return
+          last.set(id, Date.now())
+          await podman(['healthcheck', 'run', id], { timeoutMs: 30_000 }).catch(() => undefined)
+        }),
+    )
+    await sleep(500)
+  }
+}
+
+async function psql(sql: string): Promise<string> {
+  const out = await podmanOk([
+    'exec',
+    `${project}_postgres_1`,
+    'psql',
+    '-U',
+    'postgres',
+    '-d',
+    'urls',
+    '-tAc',
+    sql,
+  ])
+  return out.trim()
+}
+
+t.before(async () => {
+  await ensurePodman((line) => t.comment(line))
+  for (const name of SERVICES) {
+    if (!(await imageExists(imageName(name)))) {
+      throw new Error(`no image ${imageName(name)}: run \`pnpm images\` first`)
+    }
+    // The names docker-compose.yml gives the images it would build.
+    await podmanOk(['tag', imageName(name), `zero-trust-eks/${name}:local`])
+  }
+  await ensureComposeStandins((line) => t.comment(line))
+  if (!(await isPortFree(3000))) {
+    throw new Error(
+      '127.0.0.1:3000 is in use (a `pnpm dev`?); the compose stack publishes the frontend there',
+    )
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'zt-compose-'))
+  const socket = join(dir, 'podman.sock')
+  service = spawn('podman', ['system', 'service', '--time=0', `unix://${socket}`], {
+    stdio: 'ignore',
+  })
+  t.teardown(async () => {
+    service?.kill('SIGTERM')
+    await rm(dir, { recursive: true, force: true })
+  })
+  for (let i = 0; i < 100 && !existsSync(socket); i++) await sleep(100)
+  env = { ...process.env, DOCKER_HOST: `unix://${socket}`, COMPOSE_HTTP_TIMEOUT: '300' }
+  // A stack left by an interrupted run.
+  await compose(['down', '-v', '--remove-orphans'])
+})
+
+t.teardown(async () => {
+  stopHealth = true
+  await healthLoop
+})
+
+t.test('docker compose up: a link, its redirect, the click counted, then down -v', async (t) => {
+  const started = Date.now()
+  healthLoop = driveHealthchecks()
+  t.teardown(async () => {
+    const down = await compose(['down', '-v', '--remove-orphans'])
+    t.comment(`down -v: exit ${down.status}`)
+  })
+  const up = await compose(['up', '-d', '--no-build'], 8 * 60_000)
+  if (up.status !== 0) {
+    t.comment(up.stderr.slice(-3000))
+    const logs = await compose(['logs', '--no-color', '--tail=30'])
+    t.comment(logs.stdout)
+  }
+  t.equal(up.status, 0, `docker-compose up -d (${((Date.now() - started) / 1000).toFixed(0)} s)`)
+  if (up.status !== 0) return
+
+  const states = await podman([
+    'ps',
+    '-a',
+    '--filter',
+    `label=com.docker.compose.project=${project}`,
+    '--format',
+    '{{.Names}} {{.Status}}',
+  ])
+  t.comment(states.stdout)
+  t.match(
+    states.stdout,
+    new RegExp(`${project}_migrate_1 Exited \\(0\\)`),
+    'the migration ran to completion',
+  )
+
+  // The frontend is published on 127.0.0.1:3000 only; wait for it to answer.
+  let created: Response | undefined
+  const target = `https://example.com/compose/${Date.now()}`
+  for (let i = 0; i < 60; i++) {
+    created = await fetch(`${frontend}/api/urls`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ url: target }),
+      signal: AbortSignal.timeout(5000),
+    }).catch(() => undefined)
+    if (created?.status === 201) break
+    await sleep(1000)
+  }
+  t.equal(created?.status, 201, 'POST /api/urls through the published frontend')
+  const { code } = ((await created?.json()) ?? {}) as { code?: string }
+  const hop = await fetch(`${frontend}/r/${code}`, {
+    redirect: 'manual',
+    signal: AbortSignal.timeout(5000),
+  })
+  t.equal(hop.status, 302, 'the short link redirects')
+  t.equal(hop.headers.get('location'), target, 'to the URL it was made for')
+
+  let clicks = ''
+  const clickStarted = Date.now()
+  while (Date.now() - clickStarted < 30_000) {
+    clicks = await psql(`select clicks from urls where code = '${code}'`)
+    if (clicks === '1') break
+    await sleep(500)
+  }
+  t.equal(
+    clicks,
+    '1',
+    `the worker counted the click in PostgreSQL (${((Date.now() - clickStarted) / 1000).toFixed(1)} s)`,
+  )
+
+  t.equal(
+    await psql(
+      `select rolsuper::text || rolcreatedb::text || rolcreaterole::text from pg_roles where rolname = 'zt_app'`,
+    ),
+    'falsefalsefalse',
+    "initdb.d's hook made zt_app, with no superuser, createdb or createrole rights",
+  )
+  t.equal(
+    await psql(`select pg_get_userbyid(datdba) from pg_database where datname = 'urls'`),
+    'zt_app',
+    'zt_app owns the urls database',
+  )
+  t.equal(
+    await psql(
+      `select string_agg(distinct usename, ',') from pg_stat_activity where datname = 'urls' and usename <> 'postgres'`,
+    ),
+    'zt_app',
+    'the services are logged in as zt_app, with the password LocalStack’s secret holds',
+  )
+  t.comment(`stack up and checked in ${((Date.now() - started) / 1000).toFixed(0)} s`)
+
+  const down = await compose(['down', '-v', '--remove-orphans'])
+  t.equal(down.status, 0, 'docker-compose down -v')
+  const left = await Promise.all([
+    podman(['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`]),
+    podman(['volume', 'ls', '-q', '--filter', `label=com.docker.compose.project=${project}`]),
+    podman(['network', 'ls', '-q', '--filter', `label=com.docker.compose.project=${project}`]),
+  ])
+  t.same(
+    left.map((r) => r.stdout.trim()),
+    ['', '', ''],
+    'no container, volume or network of the project is left',
+  )
+})
