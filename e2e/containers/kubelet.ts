@@ -23,7 +23,7 @@
  * reason the kubelet would give, and the container's own output.
  */
 import { chmod, chown, mkdir, stat, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { join, posix } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { podman, podmanOk } from './podman.js'
 
@@ -741,7 +741,8 @@ const imageMounts = new Map<string, string>()
  * Whether the runtime can exec what the container names, decided from the
  * image's files before anything runs: a file path must exist and be
  * executable; a bare name is looked up on the container's PATH (the image's
- * unless the container sets one), as runc does. Undefined when it can.
+ * unless the container sets one), as runc does; and when that is node, the
+ * script it is given must be in the image too. Undefined when all is there.
  */
 export async function execProblem(
   container: Container,
@@ -765,7 +766,17 @@ export async function execProblem(
     : path.split(':').map((dir) => join(dir, file))
   for (const candidate of candidates) {
     const info = await stat(join(root, candidate)).catch(() => undefined)
-    if (info?.isFile() && info.mode & 0o111) return undefined
+    if (info?.isFile() && info.mode & 0o111) {
+      // node would start, then fail to find its script: the same outcome.
+      const script = posix.basename(candidate) === 'node' ? argv(container, image)[1] : undefined
+      if (script && !script.startsWith('-') && /\.[cm]?js$/.test(script)) {
+        const path = script.startsWith('/') ? script : join(workdir, script)
+        if (!(await stat(join(root, path)).catch(() => undefined))?.isFile()) {
+          return `node's script ${script} is not in ${container.image} (looked for ${path})`
+        }
+      }
+      return undefined
+    }
   }
   return file.includes('/')
     ? `exec: "${file}": no such file or directory in ${container.image}`
