@@ -100,7 +100,23 @@ export function imageFromDockerfile(
   const start = steps.findLastIndex((step) => step.keyword === 'FROM')
   const from = steps[start]
   if (from === undefined) throw new Error(`${dockerfile}: no FROM`)
-  const baseName = imageName(from.rest.split(/\s+/)[0] ?? '')
+  // FROM ${BUILD_IMAGE}: a global ARG (declared before the first FROM) names
+  // the base so that a build can swap it; its default is what ships.
+  const globalArgs = new Map<string, string>()
+  for (const step of steps.slice(
+    0,
+    steps.findIndex((s) => s.keyword === 'FROM'),
+  )) {
+    const [name, value] = step.rest.split(/=(.*)/s)
+    if (step.keyword === 'ARG' && name !== undefined && value !== undefined) {
+      globalArgs.set(name.trim(), value.trim())
+    }
+  }
+  const reference = (from.rest.split(/\s+/)[0] ?? '').replaceAll(
+    /\$\{?(\w+)\}?/g,
+    (whole, name: string) => globalArgs.get(name) ?? whole,
+  )
+  const baseName = imageName(reference)
   const base = knownBases[baseName]
   if (base === undefined) throw new Error(`${dockerfile}: unknown base image ${baseName}`)
   let entrypoint = [...base.entrypoint]
