@@ -585,7 +585,8 @@ export async function runConfiguration(
         await db.connect()
         let clicks = 0
         try {
-          while (Date.now() - clickStarted < 30_000) {
+          // A click can wait out one back-off of the outbox relay or the worker.
+          while (Date.now() - clickStarted < 60_000) {
             const { rows } = await db.query<{ clicks: string }>(
               'select clicks from urls where code = $1',
               [body.code],
@@ -603,6 +604,16 @@ export async function runConfiguration(
           location: hop.headers.get('location'),
           clicks,
           clickSeconds: (Date.now() - clickStarted) / 1000,
+        }
+        if (clicks === 0) {
+          for (const [app, container] of [
+            ['url-service', 'url-service'],
+            ['worker', 'worker'],
+          ]) {
+            const pod = workloads.find((p) => p.labels.app === app)
+            const logs = pod ? await runs.get(pod.name)?.logs(container ?? '', 20) : ''
+            log(`${app} logs after the uncounted click:\n${logs}`)
+          }
         }
       }
     }

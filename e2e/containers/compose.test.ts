@@ -173,10 +173,16 @@ t.test('docker compose up: a link, its redirect, the click counted, then down -v
 
   let clicks = ''
   const clickStarted = Date.now()
-  while (Date.now() - clickStarted < 30_000) {
+  // The outbox relay and the worker back off after a failed call (up to
+  // tens of seconds); a click can wait out one such back-off.
+  while (Date.now() - clickStarted < 60_000) {
     clicks = await psql(`select clicks from urls where code = '${code}'`)
     if (clicks === '1') break
     await sleep(500)
+  }
+  if (clicks !== '1') {
+    const logs = await compose(['logs', '--no-color', '--tail=40', 'url-service', 'worker'])
+    t.comment(logs.stdout)
   }
   t.equal(
     clicks,
