@@ -26,7 +26,12 @@ import {
 } from '@zt/devkit'
 import { createCertificateAuthority, mintSvid } from '@zt/spiffe/dev-ca'
 import pg from 'pg'
-import { parse, parseAllDocuments } from 'yaml'
+import { parse } from 'yaml'
+import {
+  exampleValues,
+  type K8sObject as RenderedObject,
+  renderChart,
+} from '../../charts/src/helm.js'
 import { repoRoot } from '../src/root.js'
 import { imageName } from './images.js'
 import {
@@ -54,10 +59,6 @@ import {
 } from './node.js'
 import { podman } from './podman.js'
 
-export const chartDir = join(repoRoot, 'charts/zero-trust-eks')
-export const valuesDir = join(repoRoot, 'charts/values')
-const helmPath = join(repoRoot, 'charts/.tools/helm')
-
 /**
  * The cluster network's /24s start here, one per configuration (set
  * ZT_K8S_SUBNET_BASE, e.g. 10.213.13, if that collides with one of yours).
@@ -81,15 +82,8 @@ export interface Configuration {
   index: number
 }
 
-interface K8sObject {
-  apiVersion: string
-  kind: string
-  metadata: {
-    name: string
-    namespace?: string
-    labels?: Record<string, string>
-    annotations?: Record<string, string>
-  }
+/** A rendered object with the two fields this suite reads typed. */
+type K8sObject = RenderedObject & {
   spec?: Record<string, unknown>
   data?: Record<string, string>
 }
@@ -141,16 +135,6 @@ export interface RunReport {
   log: string[]
 }
 
-function helm(args: string[]): string {
-  const result = spawnSync(helmPath, args, {
-    encoding: 'utf8',
-    maxBuffer: 64 * 1024 * 1024,
-    env: { PATH: process.env.PATH ?? '', HOME: join(repoRoot, 'charts/.tools') },
-  })
-  if (result.status !== 0) throw new Error(`helm ${args[0]} failed: ${result.stderr}`)
-  return result.stdout
-}
-
 /** Extracts the pinned helm (charts/scripts/tools.ts) if it is not there yet. */
 function ensureHelm(): void {
   const result = spawnSync('pnpm', ['--filter', '@zt/charts', 'tools', '--quiet'], {
@@ -161,15 +145,7 @@ function ensureHelm(): void {
 }
 
 export function render(configuration: Configuration, overrides: string): K8sObject[] {
-  const args = ['template', 'zt', chartDir, '-f', join(valuesDir, 'example.yaml')]
-  for (const file of configuration.valueFiles) args.push('-f', join(valuesDir, file))
-  args.push('-f', overrides)
-  const objects: K8sObject[] = []
-  for (const doc of parseAllDocuments(helm(args))) {
-    const value = doc.toJS() as K8sObject | null
-    if (value) objects.push(value)
-  }
-  return objects
+  return renderChart([...configuration.valueFiles, overrides]) as K8sObject[]
 }
 
 function podTemplates(objects: K8sObject[]): { workloads: PodTemplate[]; tests: PodTemplate[] } {
@@ -240,7 +216,7 @@ export async function runConfiguration(
   const subnet = `${a}.${b}.${(c ?? 0) + configuration.index}.0/24`
   const gateway = addressIn(subnet, 1)
   const stateDir = await mkdtemp(join(tmpdir(), 'zt-k8s-'))
-  const example = parse(await readFile(join(valuesDir, 'example.yaml'), 'utf8')) as {
+  const example = parse(await readFile(exampleValues, 'utf8')) as {
     trustDomain: string
     aws: { region: string }
     db: { host: string; secretArn: string; port?: number }
