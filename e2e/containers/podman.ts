@@ -104,6 +104,9 @@ export const SYSTEM_PACKAGES: Record<string, string> = {
   catatonit: '/usr/bin/catatonit',
   netavark: '/usr/lib/podman/netavark',
   'aardvark-dns': '/usr/lib/podman/aardvark-dns',
+  // netavark programs bridge networks through it; without it every container
+  // on a user network fails with "netavark: No such file or directory".
+  iptables: '/usr/sbin/iptables',
   'fuse-overlayfs': '/usr/bin/fuse-overlayfs',
   slirp4netns: '/usr/bin/slirp4netns',
   uidmap: '/usr/bin/newuidmap',
