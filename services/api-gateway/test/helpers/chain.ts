@@ -1,6 +1,10 @@
 /**
  * The real path behind the gateway for tests: url-service's own app over
  * SPIFFE mutual TLS on a real PostgreSQL database, SVIDs from the dev CA.
+ *
+ * Services do not import each other (biome.json, noRestrictedImports); this
+ * helper is the one allowed exception, listed by name in biome.json's last
+ * override: it starts the real neighbours through their public entry points.
  */
 import type { AddressInfo } from 'node:net'
 import { createTestDatabase } from '@zt/devkit'

@@ -2,6 +2,10 @@
  * The whole public path for browser tests, all real: this frontend, the
  * api-gateway as its server.ts starts it, and url-service over SPIFFE mutual
  * TLS on real PostgreSQL, with SVIDs from the dev CA.
+ *
+ * Services do not import each other (biome.json, noRestrictedImports); this
+ * helper is the one allowed exception, listed by name in biome.json's last
+ * override: it starts the real neighbours through their public entry points.
  */
 import type { AddressInfo } from 'node:net'
 import { loadConfig as loadGatewayConfig, startGateway } from '@zt/api-gateway'
