@@ -112,7 +112,8 @@ const probes: Probe[] = [
     restricted: false,
     why: 'a service imports a shared package',
   },
-  // The one explicit exception: the chain helpers start the real neighbours.
+  // The one explicit exception: the chain helpers start the real neighbours,
+  // through their package entry points only.
   {
     path: 'services/frontend/test/helpers/chain.ts',
     from: '@zt/url-service',
@@ -125,15 +126,42 @@ const probes: Probe[] = [
     restricted: false,
     why: "the api-gateway's chain helper starts url-service (commented exception)",
   },
+  {
+    path: 'services/frontend/test/helpers/chain.ts',
+    from: '../../../url-service/src/store.js',
+    restricted: true,
+    why: "the frontend's chain helper reaches into url-service's source",
+  },
+  {
+    path: 'services/api-gateway/test/helpers/chain.ts',
+    from: '@zt/url-service/src/store.js',
+    restricted: true,
+    why: "the api-gateway's chain helper reaches past url-service's entry point",
+  },
+  {
+    path: 'services/frontend/test/helpers/other.ts',
+    from: '@zt/api-gateway',
+    restricted: true,
+    why: 'the exception is those two files by name, not every test helper',
+  },
 ]
 
 const dir = mkdtempSync(join(tmpdir(), 'zt-boundaries-'))
 t.teardown(() => rmSync(dir, { recursive: true, force: true }))
 copyFileSync(join(root, 'biome.json'), join(dir, 'biome.json'))
-for (const probe of probes) {
-  const file = join(dir, probe.path)
+// One file per path, one import per probe: the probe's place is `path:line`.
+const files = new Map<string, Probe[]>()
+for (const probe of probes) files.set(probe.path, [...(files.get(probe.path) ?? []), probe])
+const place = new Map<Probe, string>()
+for (const [path, here] of files) {
+  const file = join(dir, path)
   mkdirSync(dirname(file), { recursive: true })
-  writeFileSync(file, `import { probe } from '${probe.from}'\n\nexport const used = probe\n`)
+  const lines = here.map((probe, i) => {
+    place.set(probe, `${path}:${i + 1}`)
+    return `import { probe${i} } from '${probe.from}'`
+  })
+  const used = here.map((_, i) => `probe${i}`).join(', ')
+  writeFileSync(file, `${lines.join('\n')}\n\nexport const used = [${used}]\n`)
 }
 // No git repository in the copy; the rule under test is the only interest.
 const lint = spawnSync(
@@ -143,8 +171,8 @@ const lint = spawnSync(
 )
 const output = `${lint.stdout}${lint.stderr}`
 const flagged = new Set(
-  [...output.matchAll(/^(\S+\.ts):\d+:\d+ lint\/style\/noRestrictedImports/gm)].map(
-    (match) => match[1],
+  [...output.matchAll(/^(\S+\.ts:\d+):\d+ lint\/style\/noRestrictedImports/gm)].map(
+    (match) => match[1] ?? '',
   ),
 )
 
@@ -152,13 +180,14 @@ t.equal(lint.error, undefined, 'biome ran')
 t.equal(lint.status, 1, 'restricted imports fail the lint')
 for (const probe of probes) {
   t.equal(
-    flagged.has(probe.path),
+    flagged.has(place.get(probe) ?? ''),
     probe.restricted,
     `${probe.restricted ? 'fails' : 'passes'}: ${probe.why} (${probe.path}: '${probe.from}')`,
   )
 }
+const placed = new Set(place.values())
 t.same(
-  [...flagged].filter((path) => !probes.some((probe) => probe.path === path)),
+  [...flagged].filter((where) => !placed.has(where)),
   [],
   'nothing else is flagged',
 )

@@ -3,8 +3,9 @@
  * SPIFFE mutual TLS on a real PostgreSQL database, SVIDs from the dev CA.
  *
  * Services do not import each other (biome.json, noRestrictedImports); this
- * helper is the one allowed exception, listed by name in biome.json's last
- * override: it starts the real neighbours through their public entry points.
+ * helper is the one allowed exception, named in biome.json's last overrides:
+ * it starts the real neighbours through their package entry points, and
+ * nothing deeper (scripts/test/boundaries.test.ts).
  */
 import type { AddressInfo } from 'node:net'
 import { createTestDatabase } from '@zt/devkit'

@@ -4,8 +4,9 @@
  * TLS on real PostgreSQL, with SVIDs from the dev CA.
  *
  * Services do not import each other (biome.json, noRestrictedImports); this
- * helper is the one allowed exception, listed by name in biome.json's last
- * override: it starts the real neighbours through their public entry points.
+ * helper is the one allowed exception, named in biome.json's last overrides:
+ * it starts the real neighbours through their package entry points, and
+ * nothing deeper (scripts/test/boundaries.test.ts).
  */
 import type { AddressInfo } from 'node:net'
 import { loadConfig as loadGatewayConfig, startGateway } from '@zt/api-gateway'
