@@ -1,17 +1,23 @@
 /**
  * `pnpm test`: every workspace package's tap suite, one package at a time
- * (tap already runs a package's files in parallel; two cores are enough).
+ * (tap already runs a package's files in parallel; two cores are enough),
+ * after the repository's own checks (scripts/test/).
  * Uses the PostgreSQL at 127.0.0.1:5432 when it answers, else starts an
  * embedded one for the run, so a laptop with nothing installed passes too.
  * Then the container suites: the images and the chart's containers.
- * Ends with a plain `N passed, N failed` line summed over every suite.
+ * A suite that needs a system tool this machine lacks (scripts/test-plan.ts:
+ * Chromium, docker-compose, psql, openssl, rootful podman) is left out and
+ * named; under CI=true it fails the run instead, so CI runs everything.
+ * Ends with `N passed, N failed, K suites skipped: ...` summed over every suite.
  * Arguments (e.g. a tap --grep) go to the package suites alone.
+ * ZT_TEST_PLAN_ONLY=1 prints what would be skipped or failed, and stops.
  */
 import { spawn } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { canConnect, defaultAdminUrl, type EmbeddedServer, startEmbeddedPostgres } from '@zt/devkit'
+import { excludeArgs, failLine, plan, skipLine, summary } from './test-plan.js'
 
 const passThrough = process.argv.slice(2)
 
@@ -43,9 +49,9 @@ function count(chunk: string): void {
 }
 
 /** Runs pnpm with `args`, echoing its output and counting the tap totals in it. */
-function pnpm(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+function pnpm(args: readonly string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<number> {
   return new Promise<number>((resolve) => {
-    const child = spawn('pnpm', args, { env, stdio: ['ignore', 'pipe', 'inherit'] })
+    const child = spawn('pnpm', args, { cwd, env, stdio: ['ignore', 'pipe', 'inherit'] })
     let pending = ''
     child.stdout.setEncoding('utf8')
     child.stdout.on('data', (chunk: string) => {
@@ -64,32 +70,67 @@ function pnpm(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> 
   })
 }
 
+interface WorkspacePackage {
+  name: string
+  path: string
+}
+
+/** The workspace's packages that have a `test` script, the root left out (its test is this). */
+async function testedPackages(): Promise<WorkspacePackage[]> {
+  const listed = await new Promise<string>((resolve, reject) => {
+    const child = spawn('pnpm', ['-r', 'ls', '--depth', '-1', '--json'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    let out = ''
+    child.stdout.setEncoding('utf8')
+    child.stdout.on('data', (chunk: string) => {
+      out += chunk
+    })
+    child.on('error', reject)
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error('pnpm ls failed'))))
+  })
+  const root = process.cwd()
+  const packages = (JSON.parse(listed) as WorkspacePackage[]).filter((p) => p.path !== root)
+  const tested: WorkspacePackage[] = []
+  for (const p of packages) {
+    const manifest = JSON.parse(await readFile(join(p.path, 'package.json'), 'utf8')) as {
+      scripts?: Record<string, string>
+    }
+    if (manifest.scripts?.test) tested.push(p)
+  }
+  return tested
+}
+
+const planned = plan(process.env)
+const left = [...planned.skipped, ...planned.failed]
+const planLines = [
+  ...planned.skipped.map((s) => skipLine(s)),
+  ...planned.failed.map((s) => failLine(s)),
+]
+for (const line of planLines) console.log(`test: ${line}`)
+if (process.env.ZT_TEST_PLAN_ONLY === '1') {
+  console.log(`\n${summary({ pass: 0, fail: 0 }, planned)}`)
+  process.exit(planned.failed.length > 0 ? 1 : 0)
+}
+
 const pg = await ensurePostgres()
 const env = { ...process.env, TEST_PG_ADMIN_URL: pg.adminUrl }
 const codes: number[] = []
 try {
-  codes.push(
-    await pnpm(
-      [
-        '-r',
-        '--workspace-concurrency=1',
-        '--no-bail',
-        // pnpm 11 skips a failed package's dependents even with --no-bail;
-        // tests need no build order, so every suite runs and is counted.
-        '--no-sort',
-        '--reporter=append-only',
-        'run',
-        'test',
-        ...passThrough,
-      ],
-      env,
-    ),
-  )
+  console.log('\ntest: the repository itself (scripts/test)')
+  codes.push(await pnpm(['exec', 'tap', ...passThrough], env))
+  for (const p of await testedPackages()) {
+    console.log(`\ntest: ${p.name}`)
+    // A suite left out is excluded by file here, never skipped inside the test.
+    codes.push(
+      await pnpm(['run', 'test', ...excludeArgs(p.name, left), ...passThrough], env, p.path),
+    )
+  }
   // What ships, run as it ships: the images built with podman from the real
-  // Dockerfiles and the chart's every container from them.
-  // Not skipped where podman is missing: e2e/containers/podman.ts installs it
-  // (root) or fails saying what is needed (docs/containers.md).
-  if (passThrough.length === 0) {
+  // Dockerfiles and the chart's every container from them. Rootful podman:
+  // e2e/containers/podman.ts configures it (and apt-gets what it lacks).
+  const containers = planned.run.some((suite) => suite.id === 'containers')
+  if (passThrough.length === 0 && containers) {
     console.log('\ntest: building the images (pnpm images)')
     const built = await pnpm(['images'], env)
     codes.push(built)
@@ -103,5 +144,12 @@ try {
 } finally {
   await pg.stop()
 }
-console.log(`\n${totals.pass} passed, ${totals.fail} failed`)
-process.exit(codes.some((code) => code !== 0) || totals.fail > 0 || totals.pass === 0 ? 1 : 0)
+if (planLines.length > 0) console.log('')
+for (const line of planLines) console.log(line)
+console.log(`\n${summary(totals, planned)}`)
+const failed =
+  codes.some((code) => code !== 0) ||
+  totals.fail > 0 ||
+  totals.pass === 0 ||
+  planned.failed.length > 0
+process.exit(failed ? 1 : 0)

@@ -1,6 +1,11 @@
 /**
  * The real path behind the gateway for tests: url-service's own app over
  * SPIFFE mutual TLS on a real PostgreSQL database, SVIDs from the dev CA.
+ *
+ * Services do not import each other (biome.json, noRestrictedImports); this
+ * helper is the one allowed exception, named in biome.json's last overrides:
+ * it starts the real neighbours through their package entry points, and
+ * nothing deeper (scripts/test/boundaries.test.ts).
  */
 import type { AddressInfo } from 'node:net'
 import { createTestDatabase } from '@zt/devkit'

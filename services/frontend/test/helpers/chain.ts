@@ -2,6 +2,11 @@
  * The whole public path for browser tests, all real: this frontend, the
  * api-gateway as its server.ts starts it, and url-service over SPIFFE mutual
  * TLS on real PostgreSQL, with SVIDs from the dev CA.
+ *
+ * Services do not import each other (biome.json, noRestrictedImports); this
+ * helper is the one allowed exception, named in biome.json's last overrides:
+ * it starts the real neighbours through their package entry points, and
+ * nothing deeper (scripts/test/boundaries.test.ts).
  */
 import type { AddressInfo } from 'node:net'
 import { loadConfig as loadGatewayConfig, startGateway } from '@zt/api-gateway'
