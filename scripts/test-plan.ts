@@ -84,7 +84,7 @@ export const TOOLS: Record<ToolName, Tool> = {
 }
 
 export interface Suite {
-  readonly id: 'browser' | 'compose' | 'db-tls' | 'containers'
+  readonly id: 'browser' | 'compose' | 'db-tls' | 'containers' | 'compose-up'
   /** A few words, for the skip line and the summary. */
   readonly name: string
   /** The workspace package whose tests these are. */
@@ -130,6 +130,14 @@ export const SUITES: readonly Suite[] = [
     pkg: '@zt/e2e',
     command: 'pnpm test:containers',
     needs: ['podman'],
+  },
+  {
+    id: 'compose-up',
+    name: 'docker-compose up of the whole system',
+    pkg: '@zt/e2e',
+    command: 'pnpm test:compose',
+    // docker-compose drives rootful podman through its Docker API socket.
+    needs: ['podman', 'docker-compose'],
   },
 ]
 

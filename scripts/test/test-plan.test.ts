@@ -57,7 +57,13 @@ t.test('Node and pnpm only: every tool-bound suite is skipped, by name', async (
   const p = plan(noChromium, asRoot)
   t.same(p.run, [])
   t.same(p.failed, [], 'not CI: nothing fails for a missing tool')
-  t.same(ids(p.skipped.map((s) => s.suite)), ['browser', 'compose', 'db-tls', 'containers'])
+  t.same(ids(p.skipped.map((s) => s.suite)), [
+    'browser',
+    'compose',
+    'db-tls',
+    'containers',
+    'compose-up',
+  ])
   const lines = p.skipped.map((s) => skipLine(s))
   t.equal(
     lines[0],
@@ -74,7 +80,7 @@ t.test('Node and pnpm only: every tool-bound suite is skipped, by name', async (
   t.match(lines[3], /^skipped: the images and the chart's containers \(@zt\/e2e\) needs podman/)
   t.equal(
     summary({ pass: 7, fail: 0 }, p),
-    "7 passed, 0 failed, 4 suites skipped: the browser test (@zt/frontend), the compose and Dockerfile checks (@zt/e2e), url-service's database TLS test (@zt/url-service), the images and the chart's containers (@zt/e2e)",
+    "7 passed, 0 failed, 5 suites skipped: the browser test (@zt/frontend), the compose and Dockerfile checks (@zt/e2e), url-service's database TLS test (@zt/url-service), the images and the chart's containers (@zt/e2e), docker-compose up of the whole system (@zt/e2e)",
   )
 })
 
@@ -87,7 +93,7 @@ t.test('only the missing tool skips its suite', async (t) => {
   ])
   const p = plan({ PATH: withAllButChromium, CHROMIUM_PATH: '/nonexistent/chromium' }, asRoot)
   t.same(ids(p.skipped.map((s) => s.suite)), ['browser'])
-  t.same(ids(p.run), ['compose', 'db-tls', 'containers'])
+  t.same(ids(p.run), ['compose', 'db-tls', 'containers', 'compose-up'])
   t.same(p.skipped[0]?.missing, ['chromium'])
   t.equal(
     summary({ pass: 1, fail: 0 }, p),
@@ -97,7 +103,7 @@ t.test('only the missing tool skips its suite', async (t) => {
 
 t.test('a machine with every tool runs every suite', async (t) => {
   const p = plan({ PATH: everything, CHROMIUM_PATH: join(everything, 'chromium') }, asRoot)
-  t.same(ids(p.run), ['browser', 'compose', 'db-tls', 'containers'])
+  t.same(ids(p.run), ['browser', 'compose', 'db-tls', 'containers', 'compose-up'])
   t.same(p.skipped, [])
   t.equal(summary({ pass: 3, fail: 1 }, p), '3 passed, 1 failed, 0 suites skipped')
 })
@@ -125,7 +131,7 @@ t.test('tools are found as a shell finds them', async (t) => {
     'podman runs rootful: a normal user has none usable',
   )
   const p = plan({ PATH: everything, CHROMIUM_PATH: join(everything, 'chromium') }, { root: false })
-  t.same(ids(p.skipped.map((s) => s.suite)), ['containers'])
+  t.same(ids(p.skipped.map((s) => s.suite)), ['containers', 'compose-up'])
 })
 
 t.test('each tool is looked for once', async (t) => {
@@ -169,14 +175,20 @@ t.test('each tool is looked for once', async (t) => {
 t.test('under CI=true a missing tool fails instead of skipping', async (t) => {
   const p = plan({ ...noChromium, CI: 'true' }, asRoot)
   t.same(p.skipped, [], 'nothing is skipped on CI')
-  t.same(ids(p.failed.map((s) => s.suite)), ['browser', 'compose', 'db-tls', 'containers'])
+  t.same(ids(p.failed.map((s) => s.suite)), [
+    'browser',
+    'compose',
+    'db-tls',
+    'containers',
+    'compose-up',
+  ])
   t.match(
     failLine(p.failed[0]!),
     /^failed: the browser test \(@zt\/frontend\) needs Chromium, missing on this CI machine/,
   )
   t.match(
     summary({ pass: 5, fail: 0 }, p),
-    /^5 passed, 0 failed, 4 suites failed for a missing tool: the browser test \(@zt\/frontend\)/,
+    /^5 passed, 0 failed, 5 suites failed for a missing tool: the browser test \(@zt\/frontend\)/,
   )
   t.equal(isCi({ CI: '1' }), true)
   t.equal(isCi({ CI: 'false' }), false)
@@ -242,7 +254,7 @@ t.test("test-all's plan, as `pnpm test` prints it (ZT_TEST_PLAN_ONLY=1)", async 
   )
   t.match(
     laptop.stdout,
-    /^0 passed, 0 failed, 4 suites skipped: the browser test \(@zt\/frontend\), /m,
+    /^0 passed, 0 failed, 5 suites skipped: the browser test \(@zt\/frontend\), /m,
   )
   const ci = run({ CI: 'true' })
   t.equal(ci.status, 1, 'CI fails on a missing tool')
