@@ -35,6 +35,7 @@ export {
   type VerifyOptions,
   verifyX509Svid,
 } from './verify.js'
+export { waitForSvid } from './wait.js'
 export {
   parseX509SvidResponse,
   WorkloadApiSource,
