@@ -6,7 +6,13 @@ export {
   authorizeOneOf,
 } from './authorize.js'
 export { X509Bundle, X509BundleSet, type X509BundleSource } from './bundle.js'
-export { createX509Source } from './create-source.js'
+export {
+  type SpiffeEnv,
+  spiffeEnv,
+  spiffeIdSetting,
+  trustDomainSetting,
+} from './config.js'
+export { createX509Source, type SourceSettings } from './create-source.js'
 export { DirectorySource, type DirectorySourceOptions, svidFileNames } from './directory-source.js'
 export {
   AuthorizationError,
