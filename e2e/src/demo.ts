@@ -42,7 +42,7 @@ try {
 
   step('2. Can someone pose as url-service to the gateway?')
   const impostor = await runImpostorUrlService(stack)
-  out(`- tried: a TLS server holding the worker's valid SVID, in url-service's place`)
+  out(`- tried: a TLS server holding a valid SVID with the worker's ID, in url-service's place`)
   out(
     `    -> the gateway answered its client HTTP ${impostor.status}; the impostor got ${impostor.connections} connection attempt(s) and ${impostor.requestsSeen} request(s)`,
   )

@@ -89,11 +89,24 @@ interface Attack {
 
 interface AttackContext {
   ca: CertificateAuthority
-  svidDir: string
   trustDomain: string
 }
 
 const id = (td: string, path: string) => `spiffe://${td}${path}`
+
+/**
+ * A genuine SVID of the trust domain with another workload's ID: the
+ * worker's, minted by the stack's own CA. The worker itself gets none (it
+ * never uses one), so the attacks mint what SPIRE would issue had someone
+ * registered it.
+ */
+export async function workerSvid(
+  ca: CertificateAuthority,
+  trustDomain: string,
+): Promise<Required<Credentials>> {
+  const svid = await mintSvid(ca, { id: id(trustDomain, '/ns/services/sa/worker') })
+  return { cert: svid.certificatesPem, key: svid.keyPem }
+}
 
 /** The identity attacks of suite 1, each a client certificate someone might try. */
 export const identityAttacks: Attack[] = [
@@ -114,8 +127,8 @@ export const identityAttacks: Attack[] = [
     },
   },
   {
-    tried: "the worker's own valid SVID (the right CA, another workload's ID)",
-    credentials: ({ svidDir }) => readSvid(join(svidDir, 'worker')),
+    tried: "a valid SVID with the worker's ID (the right CA, another workload's ID)",
+    credentials: ({ ca, trustDomain }) => workerSvid(ca, trustDomain),
   },
   {
     tried: "an expired certificate with the gateway's ID",
@@ -228,7 +241,6 @@ export async function runIdentityAttacks(stack: E2eStack): Promise<{
 }> {
   const context: AttackContext = {
     ca: await stackAuthority(stack),
-    svidDir: stack.svidDir,
     trustDomain: stack.trustDomain,
   }
   const control = await attempt(
@@ -264,8 +276,8 @@ export interface ImpostorResult {
 }
 
 /**
- * A fake url-service: a TLS server presenting the worker's valid SVID (same
- * CA, wrong ID), answering every request with data. A second api-gateway,
+ * A fake url-service: a TLS server presenting a valid SVID with the worker's
+ * ID (same CA, wrong ID), answering every request with data. A second api-gateway,
  * configured exactly like the stack's but pointed at the impostor, is asked
  * to create and read links; it must refuse the server and never send it data.
  */
@@ -274,8 +286,8 @@ export async function runImpostorUrlService(
   /** Extra gateway environment; only weakened.ts uses it, to show the check failing. */
   gatewayEnv: Record<string, string> = {},
 ): Promise<ImpostorResult> {
-  const worker = await readSvid(join(stack.svidDir, 'worker'))
-  const bundle = await readFile(join(stack.svidDir, 'worker', 'bundle.pem'), 'utf8')
+  const worker = await workerSvid(await stackAuthority(stack), stack.trustDomain)
+  const bundle = await readFile(join(stack.svidDir, 'url-service', 'bundle.pem'), 'utf8')
   let requestsSeen = 0
   let connections = 0
   const impostor = createHttpsServer(

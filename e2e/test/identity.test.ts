@@ -27,7 +27,7 @@ t.test('url-service answers only the api-gateway', async (t) => {
   const answered = attacks.filter((a) => a.outcome === 'answered')
   t.same(
     answered.map((a) => a.tried),
-    attacks.filter((a) => /frontend's ID|worker's own/.test(a.tried)).map((a) => a.tried),
+    attacks.filter((a) => /frontend's ID|worker's ID/.test(a.tried)).map((a) => a.tried),
     'only trust-domain members reach HTTP (and get 403); every other certificate is cut at TLS',
   )
   t.comment(
@@ -40,7 +40,7 @@ t.test(
   async (t) => {
     const result = await runImpostorUrlService(stack)
     t.comment(
-      `impostor presenting the worker's SVID: gateway answered HTTP ${result.status} ${result.contentType}; impostor saw ${result.connections} connection(s) and ${result.requestsSeen} HTTP request(s); gateway log: ${result.reason}`,
+      `impostor presenting an SVID with the worker's ID: gateway answered HTTP ${result.status} ${result.contentType}; impostor saw ${result.connections} connection(s) and ${result.requestsSeen} HTTP request(s); gateway log: ${result.reason}`,
     )
     t.equal(result.status, 503, 'the gateway answers 503')
     t.match(result.contentType, /^application\/problem\+json/)

@@ -2,12 +2,13 @@
  * Lesson 1, workload identity: url-service answers only the caller whose
  * SPIFFE ID is the api-gateway's. Present three client identities yourself,
  * then widen AUTHORIZED_CALLERS (a real configuration change and a restart)
- * and watch the worker's SVID get in.
+ * and watch an SVID with the worker's ID get in.
  */
 import { X509Certificate } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type Attempt, attempt, readSvid } from '../identity.js'
+import { type Attempt, attempt, readSvid, stackAuthority, workerSvid } from '../identity.js'
 import type { E2eStack } from '../stack.js'
 import { type Lesson, type LessonContext, LessonFailure } from './runner.js'
 
@@ -38,7 +39,7 @@ export const workloadIdentity: Lesson = {
   layer: 'workload identity',
   title: 'only the api-gateway may call url-service (SPIFFE mTLS)',
   blurb:
-    "present the gateway's, the worker's and no SVID to url-service; widen AUTHORIZED_CALLERS and the worker gets in",
+    "present the gateway's SVID, one with the worker's ID and none to url-service; widen AUTHORIZED_CALLERS and the worker gets in",
   needsStack: true,
   async start(context: LessonContext) {
     const stack = context.stack
@@ -46,44 +47,51 @@ export const workloadIdentity: Lesson = {
     const { say } = context
     const dir = stack.svidDir
     const gatewayId = await spiffeIdOf(join(dir, 'api-gateway', 'svid.pem'))
-    const workerId = await spiffeIdOf(join(dir, 'worker', 'svid.pem'))
+    // The worker never uses an SVID, so the stack issues it none; the attacker
+    // holds what SPIRE would issue had someone registered it, from the same CA.
+    const workerDir = await mkdtemp(join(tmpdir(), 'zt-lesson-1-worker-'))
+    const minted = await workerSvid(await stackAuthority(stack), stack.trustDomain)
+    await writeFile(join(workerDir, 'svid.pem'), minted.cert)
+    await writeFile(join(workerDir, 'svid_key.pem'), minted.key, { mode: 0o600 })
+    const workerId = await spiffeIdOf(join(workerDir, 'svid.pem'))
     say(
       'url-service listens on mutual TLS only. The TLS handshake admits any certificate chained to the\n' +
         "trust bundle (a member of the trust domain); then url-service's route authorizer admits only\n" +
         'the SPIFFE IDs in AUTHORIZED_CALLERS (default: the api-gateway). The dev SPIFFE CA has issued\n' +
-        'one SVID per workload, as SPIRE would:',
+        "the gateway its SVID, as SPIRE would; the lesson has minted one with the worker's ID from the\n" +
+        'same CA, as SPIRE would issue it had someone registered the worker:',
     )
     context.show(
-      `D=${dir}; openssl x509 -noout -ext subjectAltName -in $D/<workload>/svid.pem`,
-      `api-gateway: ${gatewayId}\nworker:      ${workerId}`,
+      `D=${dir}; W=${workerDir}; openssl x509 -noout -ext subjectAltName -in <dir>/svid.pem`,
+      `$D/api-gateway: ${gatewayId}\n$W:             ${workerId}`,
     )
     say(
       'Each request below is shown as curl; the lesson makes it with node:https, verifying the server\n' +
         'against the bundle (SVIDs name a SPIFFE ID, not a host, so only the host-name check is skipped).\n' +
-        'The attacker is the worker: a real workload of the system with a valid SVID, calling url-service.',
+        "The attacker holds a genuine SVID of the trust domain with the worker's ID, calling url-service.",
     )
     const url = `${stack.urlServiceUrl}/v1/urls?limit=1`
-    const curl = (workload?: string) =>
+    const curl = (certDir?: string) =>
       `curl --cacert $D/url-service/bundle.pem${
-        workload ? ` --cert $D/${workload}/svid.pem --key $D/${workload}/svid_key.pem` : ''
+        certDir ? ` --cert ${certDir}/svid.pem --key ${certDir}/svid_key.pem` : ''
       } ${url}`
     const original = stack.processes['url-service'].spec.env.AUTHORIZED_CALLERS
 
     return {
-      attackName: "the worker's SVID calls url-service",
+      attackName: "an SVID with the worker's ID calls url-service",
       async attack() {
         const gateway = await attempt(
           stack,
           "the gateway's SVID",
           await readSvid(join(dir, 'api-gateway')),
         )
-        context.show(`${curl('api-gateway')}   # the gateway: allowed`, answer(gateway))
+        context.show(`${curl('$D/api-gateway')}   # the gateway: allowed`, answer(gateway))
         const worker = await attempt(
           stack,
-          "the worker's SVID",
-          await readSvid(join(dir, 'worker')),
+          "an SVID with the worker's ID",
+          await readSvid(workerDir),
         )
-        context.show(`${curl('worker')}   # the worker: the attack`, answer(worker))
+        context.show(`${curl('$W')}   # the worker's ID: the attack`, answer(worker))
         const none = await attempt(stack, 'no client certificate', {})
         context.show(`${curl()}   # no SVID at all`, answer(none))
         if (gateway.status !== 200)
@@ -129,6 +137,7 @@ export const workloadIdentity: Lesson = {
         say('url-service restarted with its own configuration and is ready.')
       },
       async after() {
+        await rm(workerDir, { recursive: true, force: true })
         say(
           '\nWhat held and what did not: the TLS layer never changed (no certificate, no connection);\n' +
             'authorization is one list of IDs, and widening it let a real workload in. In this design that\n' +

@@ -4,7 +4,7 @@
  * issues short-lived SVIDs per workload, re-issuing them on an interval.
  *
  *   pnpm --filter @zt/spiffe dev-ca -- --dir .dev/spiffe --trust-domain zt.local \
- *     --workloads api-gateway,url-service,worker --ttl 60s --rotate-every 30s
+ *     --workloads api-gateway,url-service --ttl 60s --rotate-every 30s
  *   node dist/dev-ca-cli.js --dir /svids ...   (the compose dev-ca container)
  *
  * Output is one plain line per event on stdout/stderr: a dev tool, not a service.
@@ -30,7 +30,7 @@ const { values } = parseArgs({
   options: {
     dir: { type: 'string', default: '.dev/spiffe' },
     'trust-domain': { type: 'string', default: 'zt.local' },
-    workloads: { type: 'string', default: 'api-gateway,url-service,worker' },
+    workloads: { type: 'string', default: 'api-gateway,url-service' },
     ttl: { type: 'string', default: '1h' },
     'rotate-every': { type: 'string' },
     'rotate-ca-every': { type: 'string' },

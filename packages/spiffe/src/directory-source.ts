@@ -58,6 +58,10 @@ export class DirectorySource extends BaseX509Source {
     this.#schedule(0)
   }
 
+  override toString(): string {
+    return `SPIFFE_SVID_DIR ${this.dir}`
+  }
+
   #startWatch(): void {
     if (this.#watcher || this.closed) return
     try {

@@ -1,7 +1,6 @@
 import type { Http2SecureServer } from 'node:http2'
 import type { Server as HttpsServer } from 'node:https'
 import { Server as TlsServer } from 'node:tls'
-import { HttpProblem } from '@zt/service-kit'
 import type { FastifyInstance } from 'fastify'
 import { type Authorizer, authorizeMemberOf } from './authorize.js'
 import { AuthorizationError } from './errors.js'
@@ -32,11 +31,24 @@ export interface InstallSpiffeOptions {
 }
 
 /**
+ * A refusal for the app's error handler to render (service-kit's answers
+ * problem+json); Fastify takes the status from `statusCode`.
+ */
+class Forbidden extends Error {
+  readonly statusCode = 403
+  constructor(message: string) {
+    super(message)
+    this.name = 'Forbidden'
+  }
+}
+
+/**
  * Wires SPIFFE mTLS into a Fastify app created with
  * `https: createMtlsServerOptions(source)`: verifies every client connection,
  * follows rotation, sets `request.spiffeId`, binds `peerId` into the request
- * logger and answers 403 problem+json when a route's authorizer refuses the
- * caller. Call before registering routes, after installProblemHandlers.
+ * logger and answers 403 when a route's authorizer refuses the caller, in
+ * whatever form the app's error handler gives errors. Call before
+ * registering routes.
  */
 export function installSpiffe<Server extends HttpsServer | Http2SecureServer>(
   app: FastifyInstance<Server>,
@@ -65,15 +77,14 @@ export function installSpiffe<Server extends HttpsServer | Http2SecureServer>(
   })
 
   app.decorateRequest('spiffeId', null as unknown as SpiffeId)
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', async (request, reply) => {
     const id = peerSpiffeId(request.raw.socket)
     // attachMtls destroys unverified connections before any request is read;
     // what is left is a caller whose certificate expired on a kept-alive
     // connection. Closing it makes the caller reconnect with a fresh SVID.
     if (id === undefined) {
-      throw new HttpProblem(403, 'the caller has no valid SPIFFE ID on this connection', {
-        headers: { connection: 'close' },
-      })
+      reply.header('connection', 'close')
+      throw new Forbidden('the caller has no valid SPIFFE ID on this connection')
     }
     request.spiffeId = id
     const authorizer = request.routeOptions.config.spiffe ?? options.authorizer
@@ -81,7 +92,7 @@ export function installSpiffe<Server extends HttpsServer | Http2SecureServer>(
       authorizer(id)
     } catch (error) {
       if (error instanceof AuthorizationError) {
-        throw new HttpProblem(403, `${id} may not call this route`)
+        throw new Forbidden(`${id} may not call this route`)
       }
       throw error
     }

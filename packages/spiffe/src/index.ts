@@ -6,7 +6,13 @@ export {
   authorizeOneOf,
 } from './authorize.js'
 export { X509Bundle, X509BundleSet, type X509BundleSource } from './bundle.js'
-export { createX509Source } from './create-source.js'
+export {
+  type SpiffeEnv,
+  spiffeEnv,
+  spiffeIdSetting,
+  trustDomainSetting,
+} from './config.js'
+export { createX509Source, type SourceSettings } from './create-source.js'
 export { DirectorySource, type DirectorySourceOptions, svidFileNames } from './directory-source.js'
 export {
   AuthorizationError,
@@ -18,6 +24,7 @@ export {
 export { type InstallSpiffeOptions, installSpiffe } from './fastify.js'
 export { SpiffeId, TrustDomain } from './id.js'
 export { chainFromPeerCertificate, peerChain } from './peer.js'
+export { svidReadiness } from './readiness.js'
 export { BaseX509Source, type SourceLogger, StaticX509Source, type X509Source } from './source.js'
 export { X509Svid } from './svid.js'
 export { type MtlsAgentOptions, MtlsDispatcher, type MtlsDispatcherOptions } from './tls-client.js'
@@ -35,6 +42,7 @@ export {
   type VerifyOptions,
   verifyX509Svid,
 } from './verify.js'
+export { waitForSvid } from './wait.js'
 export {
   parseX509SvidResponse,
   WorkloadApiSource,

@@ -19,6 +19,8 @@ export interface X509Source extends X509BundleSource {
   svid(): X509Svid
   /** The current bundles (own trust domain and federated ones); throws before ready. */
   bundles(): X509BundleSet
+  /** Where the SVIDs come from, e.g. `SPIFFE_SVID_DIR /run/spiffe/svid`: errors name it. */
+  toString(): string
   on(event: 'update', listener: () => void): this
   off(event: 'update', listener: () => void): this
   close(): Promise<void>
@@ -67,6 +69,10 @@ export abstract class BaseX509Source extends EventEmitter implements X509Source 
   bundles(): X509BundleSet {
     if (this.#bundles === undefined) throw new SourceError('X.509 source has no bundle yet')
     return this.#bundles
+  }
+
+  override toString(): string {
+    return this.constructor.name
   }
 
   bundleFor(trustDomain: TrustDomain): X509Bundle | undefined {

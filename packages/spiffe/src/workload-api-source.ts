@@ -120,6 +120,7 @@ export interface WorkloadApiSourceOptions {
  * capped exponential backoff and jitter while the last good SVID stays in use.
  */
 export class WorkloadApiSource extends BaseX509Source {
+  readonly endpoint: string
   readonly #client: GrpcClient
   readonly #method: MethodDefinition<object, X509SvidResponseMessage>
   readonly #initialBackoffMs: number
@@ -130,6 +131,7 @@ export class WorkloadApiSource extends BaseX509Source {
 
   constructor(options: WorkloadApiSourceOptions) {
     super(options.logger)
+    this.endpoint = options.endpoint
     this.#initialBackoffMs = options.initialBackoffMs ?? 500
     this.#maxBackoffMs = options.maxBackoffMs ?? 30_000
     this.#method = workloadApiService().FetchX509SVID as MethodDefinition<
@@ -140,6 +142,10 @@ export class WorkloadApiSource extends BaseX509Source {
     // identifies the caller by its process attributes, not by TLS.
     this.#client = new GrpcClient(workloadApiTarget(options.endpoint), credentials.createInsecure())
     this.#connect()
+  }
+
+  override toString(): string {
+    return `SPIFFE_ENDPOINT_SOCKET ${this.endpoint}`
   }
 
   #connect(): void {

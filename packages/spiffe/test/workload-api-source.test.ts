@@ -6,8 +6,6 @@ import t from 'tap'
 import { createCertificateAuthority, mintSvid } from '../src/dev-ca.js'
 import {
   authorizeId,
-  createX509Source,
-  DirectorySource,
   MtlsDispatcher,
   TrustDomain,
   WorkloadApiSource,
@@ -70,20 +68,6 @@ t.test('SPIFFE_ENDPOINT_SOCKET addresses', async (t) => {
   ]) {
     t.throws(() => workloadApiTarget(bad), { name: 'SourceError' }, bad)
   }
-})
-
-t.test('createX509Source takes exactly one of the two variables', async (t) => {
-  t.throws(() => createX509Source({}), /set SPIFFE_ENDPOINT_SOCKET .* or SPIFFE_SVID_DIR/)
-  t.throws(
-    () => createX509Source({ SPIFFE_ENDPOINT_SOCKET: 'unix:///x.sock', SPIFFE_SVID_DIR: '/x' }),
-    /only one of/,
-  )
-  const fromDir = createX509Source({ SPIFFE_SVID_DIR: t.testdir() })
-  t.ok(fromDir instanceof DirectorySource)
-  await fromDir.close()
-  const fromSocket = createX509Source({ SPIFFE_ENDPOINT_SOCKET: 'unix:///nonexistent/agent.sock' })
-  t.ok(fromSocket instanceof WorkloadApiSource)
-  await fromSocket.close()
 })
 
 t.test(

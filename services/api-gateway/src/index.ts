@@ -1,6 +1,5 @@
 export { type AppOptions, bodyLimit, buildApp, serviceName } from './app.js'
 export { type Config, loadConfig } from './config.js'
-export { svidReadiness } from './readiness.js'
 export { type RunningGateway, type StartOptions, startGateway } from './service.js'
 export { traceparentFor } from './trace.js'
 export {

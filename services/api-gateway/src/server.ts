@@ -11,7 +11,7 @@ const logger = pino(loggerOptions(serviceName, 'info'))
 try {
   const config = loadConfig()
   logger.level = config.LOG_LEVEL
-  await startGateway(config, { source: createX509Source(process.env, { logger }), logger })
+  await startGateway(config, { source: createX509Source(config, { logger }), logger })
 } catch (error) {
   logger.fatal({ err: error }, 'api-gateway failed to start')
   // A SPIFFE source may still hold the event loop open; a failed start must end.

@@ -1,10 +1,15 @@
 import { buildOpsServer, createRegistry, type OpsServer, runService } from '@zt/service-kit'
-import { authorizeId, MtlsDispatcher, SpiffeId, type X509Source } from '@zt/spiffe'
+import {
+  authorizeId,
+  MtlsDispatcher,
+  svidReadiness,
+  waitForSvid,
+  type X509Source,
+} from '@zt/spiffe'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { buildApp, serviceName } from './app.js'
 import type { Config } from './config.js'
-import { svidReadiness } from './readiness.js'
 import { createHttpUrlServiceClient } from './url-service-client.js'
 
 export interface StartOptions {
@@ -24,20 +29,6 @@ export interface RunningGateway {
   stop: () => Promise<void>
 }
 
-async function waitForSvid(source: X509Source, timeoutMs: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined
-  try {
-    await Promise.race([
-      source.ready(),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no SVID within ${timeoutMs} ms`)), timeoutMs)
-      }),
-    ])
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
 /**
  * Serves the public API on PORT and ops on OPS_PORT, calling url-service
  * over SPIFFE mTLS, until SIGTERM.
@@ -48,7 +39,7 @@ export async function startGateway(config: Config, options: StartOptions): Promi
   const registry = createRegistry(serviceName)
   // Calls go only to a server proving URL_SERVICE_ID, whatever DNS says.
   const dispatcher = new MtlsDispatcher(source, {
-    authorizer: authorizeId(SpiffeId.parse(config.URL_SERVICE_ID)),
+    authorizer: authorizeId(config.URL_SERVICE_ID),
     logger,
   })
   const urlService = createHttpUrlServiceClient({

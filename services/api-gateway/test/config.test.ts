@@ -15,7 +15,6 @@ t.test('defaults follow the configuration contract', async (t) => {
     OPS_PORT: 9000,
     HOST: '0.0.0.0',
     URL_SERVICE_URL: 'https://url-service.services.svc.cluster.local:8443',
-    URL_SERVICE_ID: 'spiffe://zt.local/ns/services/sa/url-service',
     PUBLIC_BASE_URL: 'https://sho.rt',
     TRUSTED_PROXIES: [],
     RATE_LIMIT_MAX: 100,
@@ -24,6 +23,8 @@ t.test('defaults follow the configuration contract', async (t) => {
     DRAIN_DELAY_MS: 0,
     SHUTDOWN_TIMEOUT_MS: 25_000,
   })
+  t.equal(String(config.URL_SERVICE_ID), 'spiffe://zt.local/ns/services/sa/url-service')
+  t.equal(config.TRUST_DOMAIN.name, 'zt.local')
 })
 
 t.test('trusted proxies are addresses or CIDR blocks', async (t) => {
@@ -41,6 +42,7 @@ t.test('every problem is reported at once, by variable name', async (t) => {
       SPIFFE_SVID_DIR: '/svid',
       SPIFFE_ENDPOINT_SOCKET: 'unix:///sock',
       URL_SERVICE_URL: 'http://url-service:8443',
+      URL_SERVICE_ID: 'url-service',
       PUBLIC_BASE_URL: 'javascript:alert(1)',
       RATE_LIMIT_MAX: '0',
     })
@@ -48,7 +50,13 @@ t.test('every problem is reported at once, by variable name', async (t) => {
   } catch (error) {
     t.type(error, ConfigError)
     const text = (error as ConfigError).issues.join('\n')
-    for (const name of ['TRUST_DOMAIN', 'URL_SERVICE_URL', 'PUBLIC_BASE_URL', 'RATE_LIMIT_MAX']) {
+    for (const name of [
+      'TRUST_DOMAIN',
+      'URL_SERVICE_URL',
+      'URL_SERVICE_ID',
+      'PUBLIC_BASE_URL',
+      'RATE_LIMIT_MAX',
+    ]) {
       t.match(text, name)
     }
   }

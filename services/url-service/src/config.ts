@@ -1,5 +1,5 @@
 import { env, parseConfig } from '@zt/service-kit'
-import { SpiffeId, TrustDomain } from '@zt/spiffe'
+import { spiffeEnv, spiffeIdSetting } from '@zt/spiffe'
 import { z } from 'zod'
 
 const optionalText = z
@@ -82,68 +82,40 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   return parseConfig(schema, source)
 }
 
-function attempt<T>(parse: () => T): T | undefined {
-  try {
-    return parse()
-  } catch {
-    return undefined
-  }
-}
-
 /**
  * The API server adds its SPIFFE identity and its callers to Config. migrate
  * and the worker have no SPIFFE identity, so they keep using loadConfig.
  */
-const serverSchema = schema
-  .safeExtend({
-    TRUST_DOMAIN: z.string().trim().min(1),
-    SPIFFE_ENDPOINT_SOCKET: optionalText,
-    SPIFFE_SVID_DIR: optionalText,
-    AUTHORIZED_CALLERS: env.list(),
-    // Where clicks and creations are published. Without it they wait in the
-    // outbox (start-up logs a warning): tests of other concerns need no SQS.
-    EVENTS_QUEUE_URL: env.url().optional(),
-  })
+const serverSchema = z
+  .intersection(
+    schema.safeExtend({
+      AUTHORIZED_CALLERS: env.list().pipe(z.array(spiffeIdSetting)),
+      // Where clicks and creations are published. Without it they wait in the
+      // outbox (start-up logs a warning): tests of other concerns need no SQS.
+      EVENTS_QUEUE_URL: env.url().optional(),
+    }),
+    spiffeEnv,
+  )
   .superRefine((value, ctx) => {
-    if ((value.SPIFFE_ENDPOINT_SOCKET === undefined) === (value.SPIFFE_SVID_DIR === undefined)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['SPIFFE_ENDPOINT_SOCKET'],
-        message: 'set exactly one of SPIFFE_ENDPOINT_SOCKET (Workload API) or SPIFFE_SVID_DIR',
-      })
-    }
-    const trustDomain = attempt(() => TrustDomain.parse(value.TRUST_DOMAIN))
-    if (!trustDomain) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['TRUST_DOMAIN'],
-        message: 'must be a SPIFFE trust domain name such as zt.local',
-      })
-      return
-    }
     value.AUTHORIZED_CALLERS.forEach((caller, index) => {
       // Connections are admitted from our own trust domain only, so a caller
       // from another one could never get through: say so at start-up.
-      if (!attempt(() => SpiffeId.parse(caller))?.memberOf(trustDomain)) {
+      if (!caller.memberOf(value.TRUST_DOMAIN)) {
         ctx.addIssue({
           code: 'custom',
           path: ['AUTHORIZED_CALLERS', index],
-          message: `must be a SPIFFE ID in trust domain ${trustDomain.name}`,
+          message: `must be a SPIFFE ID in trust domain ${value.TRUST_DOMAIN.name}`,
         })
       }
     })
   })
-  .transform(({ TRUST_DOMAIN, AUTHORIZED_CALLERS, ...rest }) => {
-    const trustDomain = TrustDomain.parse(TRUST_DOMAIN)
-    return {
-      ...rest,
-      TRUST_DOMAIN: trustDomain,
-      AUTHORIZED_CALLERS:
-        AUTHORIZED_CALLERS.length > 0
-          ? AUTHORIZED_CALLERS.map((caller) => SpiffeId.parse(caller))
-          : [trustDomain.id('/ns/services/sa/api-gateway')],
-    }
-  })
+  .transform(({ AUTHORIZED_CALLERS, ...rest }) => ({
+    ...rest,
+    AUTHORIZED_CALLERS:
+      AUTHORIZED_CALLERS.length > 0
+        ? AUTHORIZED_CALLERS
+        : [rest.TRUST_DOMAIN.id('/ns/services/sa/api-gateway')],
+  }))
 
 export type ServerConfig = z.output<typeof serverSchema>
 

@@ -1,4 +1,3 @@
-import type { ReadinessCheck } from '@zt/service-kit'
 import {
   type Authorizer,
   authorizeOneOf,
@@ -29,44 +28,4 @@ export interface Callers {
 
 export function callersFor(authorizedCallers: readonly SpiffeId[]): Callers {
   return { gateway: authorizeOneOf(authorizedCallers) }
-}
-
-/** Resolves once the source holds an SVID; rejects after `timeoutMs` saying where it looked. */
-export async function waitForSvid(
-  source: X509Source,
-  where: string,
-  timeoutMs: number,
-): Promise<void> {
-  let timer: NodeJS.Timeout | undefined
-  try {
-    await Promise.race([
-      source.ready(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`no X.509-SVID from ${where} within ${timeoutMs} ms`)),
-          timeoutMs,
-        )
-      }),
-    ])
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
-/**
- * Fails while no SVID is held, or when the one held has less than a tenth of
- * its lifetime left. SPIRE rotates at half-life, so a tenth left means
- * rotation has stalled for a long while and callers are about to be refused;
- * the pod should leave the Service's endpoints before that. A fraction, not a
- * fixed time, because lifetimes range from a minute (dev CA) to an hour (SPIRE).
- */
-export function svidReadiness(source: Pick<X509Source, 'svid'>): ReadinessCheck {
-  return () => {
-    const svid = source.svid()
-    const expiresAt = svid.expiresAt.getTime()
-    const left = expiresAt - Date.now()
-    if (left < (expiresAt - Date.parse(svid.leaf.validFrom)) / 10) {
-      throw new Error(`SVID expires at ${svid.expiresAt.toISOString()}; rotation appears stalled`)
-    }
-  }
 }

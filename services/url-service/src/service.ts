@@ -5,7 +5,7 @@ import {
   type OpsServer,
   runService,
 } from '@zt/service-kit'
-import { createX509Source, type X509Source } from '@zt/spiffe'
+import { createX509Source, svidReadiness, waitForSvid, type X509Source } from '@zt/spiffe'
 import type { FastifyInstance } from 'fastify'
 import pino, { type Logger } from 'pino'
 import { buildApp, serviceName } from './app.js'
@@ -13,7 +13,6 @@ import type { ServerConfig } from './config.js'
 import { type Database, openDatabase } from './db/database.js'
 import { outboxVisitRecorder } from './events/outbox.js'
 import { type OutboxRelay, startEventRelay } from './events/relay.js'
-import { svidReadiness, waitForSvid } from './mtls.js'
 import type { VisitRecorder } from './visits.js'
 
 export interface StartOptions {
@@ -48,20 +47,10 @@ export async function startService(
 ): Promise<RunningService> {
   const logger = options.logger ?? pino(loggerOptions(serviceName, config.LOG_LEVEL))
   const registry = createRegistry(serviceName)
-  const source = createX509Source(
-    {
-      SPIFFE_ENDPOINT_SOCKET: config.SPIFFE_ENDPOINT_SOCKET,
-      SPIFFE_SVID_DIR: config.SPIFFE_SVID_DIR,
-    },
-    { logger },
-  )
+  const source = createX509Source(config, { logger })
   let db: Database
   try {
-    await waitForSvid(
-      source,
-      config.SPIFFE_ENDPOINT_SOCKET ?? `SPIFFE_SVID_DIR ${config.SPIFFE_SVID_DIR}`,
-      options.svidWaitMs ?? 30_000,
-    )
+    await waitForSvid(source, options.svidWaitMs ?? 30_000)
     const { id } = source.svid()
     if (!id.memberOf(config.TRUST_DOMAIN)) {
       throw new Error(

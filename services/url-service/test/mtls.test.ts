@@ -14,7 +14,6 @@ import {
   createCertificateAuthority,
   KeyUsageFlags,
   type MintOptions,
-  mintSource,
   mintSvid,
   workloadDir,
 } from '@zt/spiffe/dev-ca'
@@ -25,7 +24,6 @@ import { buildApp } from '../src/app.js'
 import { loadServerConfig } from '../src/config.js'
 import { openDatabase } from '../src/db/database.js'
 import { runMigrations } from '../src/db/migrations.js'
-import { svidReadiness } from '../src/mtls.js'
 import { startService } from '../src/service.js'
 import { localConfig, silent } from './helpers/setup.js'
 import { devSpiffe, ids } from './helpers/spiffe.js'
@@ -329,17 +327,6 @@ t.test('start-up fails clearly without an SVID, or with one of another trust dom
     }),
     /SPIFFE ID spiffe:\/\/zt\.local\/ns\/services\/sa\/url-service is not in TRUST_DOMAIN other\.example/,
   )
-})
-
-t.test('readiness fails when the SVID is in the last tenth of its life', async (t) => {
-  const svid = (pastMs: number, leftMs: number) =>
-    mintSource(ca, {
-      id: ids.urlService,
-      notBefore: new Date(Date.now() - pastMs),
-      notAfter: new Date(Date.now() + leftMs),
-    })
-  t.doesNotThrow(svidReadiness(await svid(50_000, 50_000)))
-  t.throws(svidReadiness(await svid(95_000, 5_000)), /rotation appears stalled/)
 })
 
 t.test('rotation under load: no failed request, new connections get the new SVID', async (t) => {

@@ -322,8 +322,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         svidDir,
         '--trust-domain',
         trustDomain,
+        // Only the workloads that serve or call mTLS: the worker has no SPIFFE identity.
         '--workloads',
-        'api-gateway,url-service,worker',
+        'api-gateway,url-service',
         '--ttl',
         `${options.svidTtlSeconds ?? 300}s`,
         '--rotate-every',
@@ -372,7 +373,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     processes['dev-ca'].start()
     cleanup.push(stopProcess('dev-ca'))
     await waitForFiles(
-      ['api-gateway', 'url-service', 'worker'].flatMap((w) =>
+      ['api-gateway', 'url-service'].flatMap((w) =>
         ['svid.pem', 'svid_key.pem', 'bundle.pem'].map((f) => join(svidDir, w, f)),
       ),
       readyTimeoutMs,
