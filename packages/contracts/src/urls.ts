@@ -167,13 +167,6 @@ export type ResolveRequest = z.output<typeof ResolveRequest>
 export const ResolveResponse = z.object({ url: z.string() })
 export type ResolveResponse = z.infer<typeof ResolveResponse>
 
-export const ProblemDocument = z.object({
-  type: z.string(),
-  title: z.string(),
-  status: z.number().int(),
-  detail: z.string(),
-})
-
 /** url-service's internal routes, called only by the api-gateway over mTLS. */
 export const internalRoutes = {
   urls: '/v1/urls',

@@ -4,6 +4,7 @@ export { fastifyBaseOptions, loggerOptions, redactPaths, requestId } from './log
 export { createRegistry, installHttpMetrics } from './metrics.js'
 export { buildOpsServer, type OpsOptions, type OpsServer, type ReadinessCheck } from './ops.js'
 export {
+  type FieldError,
   HttpProblem,
   installProblemHandlers,
   type Problem,

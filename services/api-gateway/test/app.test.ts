@@ -1,3 +1,4 @@
+import { HttpProblem } from '@zt/service-kit'
 import t from 'tap'
 import { publicBaseUrl, testApp } from './helpers/app.js'
 import { FakeUrlService } from './helpers/fake-url-service.js'
@@ -66,6 +67,60 @@ t.test('bad bodies are 400 problems that say what is wrong', async (t) => {
     t.match(res.headers['content-type'], problemType)
     t.match(res.json(), { status: 400, title: 'Bad Request', detail })
   }
+})
+
+t.test('a bad body names each field it concerns in errors', async (t) => {
+  const fake = new FakeUrlService()
+  const app = await testApp(t, {}, fake)
+  const cases: [unknown, { field: string; message: string | RegExp }[]][] = [
+    [{ url: 'ftp://example.com/' }, [{ field: 'body.url', message: 'must use http or https' }]],
+    [
+      { url: 'javascript:alert(1)', alias: 'api' },
+      [
+        { field: 'body.url', message: 'must use http or https' },
+        { field: 'body.alias', message: 'is a reserved word' },
+      ],
+    ],
+    [
+      { url: 'https://example.com/', expiresAt: '2001-01-01T00:00:00Z' },
+      [{ field: 'body.expiresAt', message: 'must be in the future' }],
+    ],
+    [{}, [{ field: 'body.url', message: /expected string/ }]],
+    [{ url: 'https://example.com/', admin: true }, [{ field: 'body', message: /Unrecognized/ }]],
+    [[], [{ field: 'body', message: /expected object/ }]],
+  ]
+  for (const [payload, errors] of cases) {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/api/urls',
+      headers: json,
+      payload: JSON.stringify(payload),
+    })
+    t.equal(res.statusCode, 400, JSON.stringify(payload))
+    t.match(res.headers['content-type'], problemType)
+    const problem = res.json()
+    t.equal(problem.errors.length, errors.length, 'one entry per field')
+    t.match(problem.errors, errors)
+    for (const entry of problem.errors) t.same(Object.keys(entry).sort(), ['field', 'message'])
+  }
+  t.same(fake.calls, [], 'nothing reached url-service')
+
+  const list = await app.inject('/api/urls?limit=0&extra=1')
+  t.equal(list.statusCode, 400)
+  t.match(list.json().errors, [{ field: /^querystring/ }])
+  const code = await app.inject('/api/urls/a.b')
+  t.match(code.json().errors, [{ field: 'params.code', message: 'is not a valid code' }])
+})
+
+t.test('an upstream problem passes on its field errors', async (t) => {
+  const fake = new FakeUrlService()
+  fake.failWith = new HttpProblem(400, 'querystring.cursor: is not a valid cursor', {
+    errors: [{ field: 'querystring.cursor', message: 'is not a valid cursor' }],
+  })
+  const app = await testApp(t, {}, fake)
+  const res = await app.inject('/api/urls?cursor=abc')
+  t.equal(res.statusCode, 400)
+  t.same(res.json().errors, [{ field: 'querystring.cursor', message: 'is not a valid cursor' }])
 })
 
 t.test('only JSON bodies are accepted, and only small ones', async (t) => {

@@ -35,6 +35,7 @@ t.test('alias: created, then 409 on a duplicate', async (t) => {
   t.equal(again.statusCode, 409)
   t.equal(again.headers['content-type'], problemContentType)
   t.match(again.json(), { status: 409, title: 'Conflict', detail: /already taken/ })
+  t.same(again.json().errors, [{ field: 'body.alias', message: 'is already taken' }])
 })
 
 t.test('400 for invalid input, as problem+json', async (t) => {
@@ -156,6 +157,7 @@ t.test('list: a tampered or foreign cursor is a 400, not a 500', async (t) => {
     const res = await app.inject({ url: `/v1/urls?cursor=${cursor}` })
     t.equal(res.statusCode, 400, cursor)
     t.equal(res.headers['content-type'], problemContentType)
+    t.same(res.json().errors, [{ field: 'querystring.cursor', message: 'is not a valid cursor' }])
   }
   const res = await app.inject({ url: '/v1/urls?limit=0' })
   t.equal(res.statusCode, 400, 'limit below 1')
