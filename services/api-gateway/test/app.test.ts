@@ -123,6 +123,29 @@ t.test('an upstream problem passes on its field errors', async (t) => {
   t.same(res.json().errors, [{ field: 'querystring.cursor', message: 'is not a valid cursor' }])
 })
 
+t.test('a URL the parser would repair is refused, never passed on rewritten', async (t) => {
+  const fake = new FakeUrlService()
+  const app = await testApp(t, {}, fake)
+  for (const url of [
+    'https:example.com',
+    'https:/example.com/a',
+    'https:///example.com/',
+    'https:\\\\example.com/',
+    'https://example.com\\evil.example/',
+  ]) {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/api/urls',
+      headers: json,
+      payload: { url },
+    })
+    t.equal(res.statusCode, 400, url)
+    t.match(res.headers['content-type'], problemType)
+    t.match(res.json().errors, [{ field: 'body.url', message: /must start with|must use "\/"/ }])
+  }
+  t.same(fake.calls, [], 'nothing reached url-service')
+})
+
 t.test('only JSON bodies are accepted, and only small ones', async (t) => {
   const app = await testApp(t)
   for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data']) {
