@@ -1,4 +1,5 @@
 export { ConfigError, env, parseConfig } from './config.js'
+export { installJsonBodyParser } from './json-body.js'
 export { type Listener, type RunOptions, runService } from './lifecycle.js'
 export { fastifyBaseOptions, loggerOptions, redactPaths, requestId } from './logger.js'
 export { createRegistry, installHttpMetrics } from './metrics.js'

@@ -146,6 +146,34 @@ t.test('a URL the parser would repair is refused, never passed on rewritten', as
   t.same(fake.calls, [], 'nothing reached url-service')
 })
 
+t.test('a body that is not valid UTF-8 is refused, not stored with U+FFFD', async (t) => {
+  const fake = new FakeUrlService()
+  const app = await testApp(t, {}, fake)
+  // {"url":"https://example.com/\xff"} and friends, as raw bytes.
+  const bodies = [[0xff], [0xc3], [0xe2, 0x82], [0xc0, 0xaf], [0xed, 0xa0, 0x80]].map((bytes) =>
+    Buffer.concat([
+      Buffer.from('{"url":"https://example.com/'),
+      Buffer.from(bytes),
+      Buffer.from('","alias":"utf8-test"}'),
+    ]),
+  )
+  for (const payload of bodies) {
+    const res = await app.inject({ method: 'POST', url: '/api/urls', headers: json, payload })
+    t.equal(res.statusCode, 400, payload.toString('hex'))
+    t.match(res.headers['content-type'], problemType)
+    t.equal(res.json().detail, 'The request body is not valid UTF-8.')
+  }
+  t.same(fake.calls, [], 'nothing reached url-service')
+  const valid = await app.inject({
+    method: 'POST',
+    url: '/api/urls',
+    headers: json,
+    payload: Buffer.from('{"url":"https://example.com/é","alias":"utf8-test"}'),
+  })
+  t.equal(valid.statusCode, 201, 'valid UTF-8 is accepted')
+  t.equal(valid.json().url, 'https://example.com/%C3%A9')
+})
+
 t.test('only JSON bodies are accepted, and only small ones', async (t) => {
   const app = await testApp(t)
   for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data']) {
