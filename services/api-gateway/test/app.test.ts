@@ -370,5 +370,11 @@ t.test('the OpenAPI document comes from the same schemas', async (t) => {
   t.equal(body.properties.url.maxLength, 2048)
   t.ok(create.responses['201'], 'documents the created answer')
   t.ok(create.responses['409'], 'documents the conflict')
+  const problem = create.responses['400'].content['application/json'].schema
+  t.same(
+    problem.properties.errors.items.required,
+    ['field', 'message'],
+    'documents the errors member of a problem',
+  )
   t.ok(doc.paths['/r/{code}'].get.responses['410'], 'documents the expired answer')
 })
