@@ -58,6 +58,16 @@ const badTargets: [string, unknown][] = [
   ['userinfo deceptive host', 'https://example.com@evil.example/'],
   ['userinfo encoded @', 'https://example.com%40evil.example@evil.example/'],
   ['CRLF header injection', 'https://example.com/\r\nSet-Cookie: a=b'],
+  // The WHATWG parser would repair each of these into a URL the caller did
+  // not write; the edge refuses instead.
+  ['empty authority: the parser reads http:///path as http://path/', 'http:///path'],
+  ['no "//": the parser reads https:example.com as https://example.com/', 'https:example.com'],
+  ['one "/": the parser reads https:/example.com as https://example.com/', 'https:/example.com'],
+  ['backslashes for "//"', 'https:\\\\example.com/'],
+  [
+    'backslash before "@": host example.com to the parser, evil.example to others',
+    'https://example.com\\@evil.example/',
+  ],
   ['no scheme', 'example.com'],
   ['protocol-relative', '//evil.example/'],
   ['relative path', '/r/abc'],
@@ -93,7 +103,6 @@ const trickyButValid: [string, string][] = [
   ['IPv4 in decimal', 'http://2130706433/'],
   ['IPv6 loopback', 'http://[::1]/'],
   ['encoded CRLF stays encoded data, not a header', 'https://example.com/%0d%0aSet-Cookie:%20a=b'],
-  ['empty authority: the WHATWG parser reads http:///path as http://path/', 'http:///path'],
 ]
 
 const badAliases: [string, unknown][] = [

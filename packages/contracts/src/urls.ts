@@ -48,10 +48,22 @@ const forbiddenCharacters =
   // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
   /[\u0000-\u0020\u007f\u0085\u00a0\u1680\u2000-\u200f\u2028-\u202f\u205f\u2060\u3000\ufeff]/
 
+// The WHATWG parser repairs a missing or empty authority for http(s):
+// "https:example.com", "https:/example.com", "https:///example.com" and
+// "https:\\example.com" all come out as https://example.com/. The scheme,
+// "//" and a non-empty authority must be there as sent, so nothing is
+// stored that the caller did not write.
+const writtenAuthority = /^https?:\/\/([^/?#]*)/i
+
+/** The part of a URL before its query or fragment. */
+const beforeQuery = (value: string) => value.split(/[?#]/, 1)[0] ?? ''
+
 /**
  * A link target: absolute http(s), a host, no userinfo, at most 2048
- * characters. The value is normalized to the parser's serialization, which
- * is what the redirect will send.
+ * characters. Input the parser would have to repair (no "//", an empty
+ * authority, a backslash for "/" before the query) is refused. A valid value is
+ * normalized to the parser's serialization (case, default port, trailing
+ * "/", percent-encoding), which is what the redirect will send.
  */
 export const TargetUrl = z
   .string()
@@ -74,6 +86,17 @@ export const TargetUrl = z
     }
     if (parsed.hostname === '') {
       ctx.addIssue({ code: 'custom', message: 'must have a host' })
+      return z.NEVER
+    }
+    if (!writtenAuthority.exec(value)?.[1]) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must start with http:// or https:// followed by the host',
+      })
+      return z.NEVER
+    }
+    if (beforeQuery(value).includes('\\')) {
+      ctx.addIssue({ code: 'custom', message: 'must use "/", not "\\", before the query' })
       return z.NEVER
     }
     if (parsed.username !== '' || parsed.password !== '' || /^[a-z]+:\/\/[^/?#]*@/i.test(value)) {
@@ -166,13 +189,6 @@ export type ResolveRequest = z.output<typeof ResolveRequest>
 
 export const ResolveResponse = z.object({ url: z.string() })
 export type ResolveResponse = z.infer<typeof ResolveResponse>
-
-export const ProblemDocument = z.object({
-  type: z.string(),
-  title: z.string(),
-  status: z.number().int(),
-  detail: z.string(),
-})
 
 /** url-service's internal routes, called only by the api-gateway over mTLS. */
 export const internalRoutes = {

@@ -40,6 +40,36 @@ t.test('TargetUrl rejects what a shortener must never redirect to', async (t) =>
   t.notOk(TargetUrl.safeParse(`https://example.com/${' '.repeat(0)}${'é'.repeat(700)}`).success)
 })
 
+t.test('TargetUrl refuses what the parser would repair rather than store the repair', async (t) => {
+  const authority = 'must start with http:// or https:// followed by the host'
+  const backslash = 'must use "/", not "\\", before the query'
+  const repaired = {
+    // Each of these parses, as https://example.com/ or close to it.
+    'https:example.com': authority,
+    'https:example.com/path': authority,
+    'http:example.com:8080/a': authority,
+    'https:/example.com': authority,
+    'HTTPS:/example.com/': authority,
+    'https:///example.com': authority,
+    'https:////example.com/': authority,
+    'https:\\\\example.com': authority,
+    'https:/\\example.com/': authority,
+    'https:\\/example.com/': authority,
+    'https://\\example.com/': backslash,
+    'https://example.com\\evil.example/': backslash,
+    'https://example.com/a\\b': backslash,
+  }
+  for (const [input, message] of Object.entries(repaired)) {
+    t.doesNotThrow(() => new URL(input), `${show(input)} is one the parser accepts`)
+    const result = TargetUrl.safeParse(input)
+    t.notOk(result.success, show(input))
+    t.equal(result.error?.issues[0]?.message, message, show(input))
+  }
+  // Not repairs: a backslash in the query or fragment is kept as sent.
+  t.equal(TargetUrl.parse('https://example.com/?q=a\\b'), 'https://example.com/?q=a\\b')
+  t.equal(TargetUrl.parse('https://example.com/#a\\b'), 'https://example.com/#a\\b')
+})
+
 t.test('Alias: pattern and reserved words, case-insensitively', async (t) => {
   t.ok(Alias.safeParse('my-link_1').success)
   for (const bad of [

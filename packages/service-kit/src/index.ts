@@ -1,9 +1,11 @@
 export { ConfigError, env, parseConfig } from './config.js'
+export { installJsonBodyParser } from './json-body.js'
 export { type Listener, type RunOptions, runService } from './lifecycle.js'
 export { fastifyBaseOptions, loggerOptions, redactPaths, requestId } from './logger.js'
 export { createRegistry, installHttpMetrics } from './metrics.js'
 export { buildOpsServer, type OpsOptions, type OpsServer, type ReadinessCheck } from './ops.js'
 export {
+  type FieldError,
   HttpProblem,
   installProblemHandlers,
   type Problem,

@@ -3,12 +3,28 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 
 export const problemContentType = 'application/problem+json; charset=utf-8'
 
-/** The one error body every service returns (RFC 9457). */
+/**
+ * One thing wrong with one part of the request. `field` is the request part
+ * and the member path joined with dots (`body.url`), or the part alone
+ * (`body`) when the problem is with the part as a whole.
+ */
+export interface FieldError {
+  field: string
+  message: string
+}
+
+/**
+ * The one error body every service returns (RFC 9457), the same shape as
+ * `ProblemDocument` in @zt/contracts. `errors` is an extension member,
+ * present only when the problem is about particular fields: programs read
+ * it, people read `detail`.
+ */
 export interface Problem {
   type: string
   title: string
   status: number
   detail: string
+  errors?: FieldError[]
 }
 
 /**
@@ -20,12 +36,18 @@ export class HttpProblem extends Error {
   readonly title: string
   readonly detail: string
   readonly type: string
+  readonly errors: readonly FieldError[] | undefined
   readonly headers: Readonly<Record<string, string>>
 
   constructor(
     status: number,
     detail: string,
-    options: { title?: string; type?: string; headers?: Record<string, string> } = {},
+    options: {
+      title?: string
+      type?: string
+      errors?: readonly FieldError[]
+      headers?: Record<string, string>
+    } = {},
   ) {
     super(detail)
     this.name = 'HttpProblem'
@@ -33,11 +55,19 @@ export class HttpProblem extends Error {
     this.detail = detail
     this.title = options.title ?? STATUS_CODES[status] ?? 'Error'
     this.type = options.type ?? 'about:blank'
+    this.errors = options.errors && options.errors.length > 0 ? options.errors : undefined
     this.headers = options.headers ?? {}
   }
 
   toJSON(): Problem {
-    return { type: this.type, title: this.title, status: this.status, detail: this.detail }
+    const problem: Problem = {
+      type: this.type,
+      title: this.title,
+      status: this.status,
+      detail: this.detail,
+    }
+    if (this.errors) problem.errors = this.errors.map(({ field, message }) => ({ field, message }))
+    return problem
   }
 }
 
@@ -70,14 +100,28 @@ interface ValidationIssue {
   params?: Record<string, unknown>
 }
 
-function describeValidation(error: FastifyError): string {
+/** At most this many field errors are listed; a body that breaks more is refused all the same. */
+const maxFieldErrors = 20
+
+/**
+ * The validator's issues (zod's through fastify-type-provider-zod, or Ajv's)
+ * as field errors: `instancePath` `/url` in the body becomes `body.url`.
+ */
+export function fieldErrors(error: FastifyError): FieldError[] {
   const context = error.validationContext ?? 'request'
   const issues = (error.validation ?? []) as ValidationIssue[]
-  const parts = issues.slice(0, 5).map((issue) => {
+  return issues.slice(0, maxFieldErrors).map((issue) => {
     const path = issue.instancePath ? issue.instancePath.replace(/^\//, '').replace(/\//g, '.') : ''
-    return `${context}${path ? `.${path}` : ''}: ${issue.message ?? 'is invalid'}`
+    return {
+      field: path ? `${context}.${path}` : context,
+      message: issue.message ?? 'is invalid',
+    }
   })
-  return parts.length > 0 ? parts.join('; ') : `${context} is invalid`
+}
+
+function describeValidation(error: FastifyError, errors: FieldError[]): string {
+  const parts = errors.slice(0, 5).map(({ field, message }) => `${field}: ${message}`)
+  return parts.length > 0 ? parts.join('; ') : `${error.validationContext ?? 'request'} is invalid`
 }
 
 /**
@@ -100,11 +144,13 @@ export function installProblemHandlers(app: FastifyInstance): void {
       return sendProblem(reply, error.toJSON())
     }
     if (error.validation) {
+      const errors = fieldErrors(error)
       return sendProblem(reply, {
         type: 'about:blank',
         title: 'Bad Request',
         status: 400,
-        detail: describeValidation(error),
+        detail: describeValidation(error, errors),
+        ...(errors.length > 0 ? { errors } : {}),
       })
     }
     const status = error.statusCode ?? 500

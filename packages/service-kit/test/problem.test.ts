@@ -46,6 +46,7 @@ t.test('validation, size, media type and JSON errors are 4xx problems', async (t
   const invalid = await app.inject({ method: 'POST', url: '/typed', payload: { n: 'x' } })
   t.equal(invalid.statusCode, 400)
   t.match(invalid.json().detail, /^body\.n: /)
+  t.same(invalid.json().errors, [{ field: 'body.n', message: 'must be number' }])
   const tooBig = await app.inject({
     method: 'POST',
     url: '/typed',
@@ -66,10 +67,36 @@ t.test('validation, size, media type and JSON errors are 4xx problems', async (t
     headers: { 'content-type': 'application/json' },
   })
   t.equal(broken.statusCode, 400)
-  for (const res of [invalid, tooBig, media, broken]) {
+  for (const res of [tooBig, media, broken]) {
     t.match(res.headers['content-type'], /^application\/problem\+json/)
     t.same(Object.keys(res.json()).sort(), ['detail', 'status', 'title', 'type'])
   }
+  t.same(Object.keys(invalid.json()).sort(), ['detail', 'errors', 'status', 'title', 'type'])
+})
+
+t.test(
+  'field errors name the part and the member, the whole part when it is the problem',
+  async (t) => {
+    const app = build()
+    const missing = await app.inject({ method: 'POST', url: '/typed', payload: {} })
+    t.same(missing.json().errors, [{ field: 'body', message: "must have required property 'n'" }])
+    const notObject = await app.inject({
+      method: 'POST',
+      url: '/typed',
+      payload: '[1]',
+      headers: { 'content-type': 'application/json' },
+    })
+    t.equal(notObject.json().errors[0].field, 'body')
+  },
+)
+
+t.test('an HttpProblem carries its field errors, and only when it has some', async (t) => {
+  const withErrors = new HttpProblem(409, 'taken', {
+    errors: [{ field: 'body.alias', message: 'is already taken' }],
+  })
+  t.same(withErrors.toJSON().errors, [{ field: 'body.alias', message: 'is already taken' }])
+  t.notOk('errors' in new HttpProblem(409, 'taken', { errors: [] }).toJSON())
+  t.notOk('errors' in new HttpProblem(409, 'taken').toJSON())
 })
 
 t.test('unknown routes are a 404 problem', async (t) => {

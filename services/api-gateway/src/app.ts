@@ -4,6 +4,7 @@ import {
   fastifyBaseOptions,
   HttpProblem,
   installHttpMetrics,
+  installJsonBodyParser,
   installProblemHandlers,
 } from '@zt/service-kit'
 import Fastify, { type FastifyInstance } from 'fastify'
@@ -48,7 +49,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.setSerializerCompiler(serializerCompiler)
   installProblemHandlers(app)
   installHttpMetrics(app, options.registry)
-  // JSON only: any other body type is answered 415 before a handler runs.
+  // JSON only: any other body type is answered 415 before a handler runs,
+  // and a body that is not UTF-8 400 (never decoded with U+FFFD in the gaps).
+  installJsonBodyParser(app)
   app.removeContentTypeParser('text/plain')
   app.addContentTypeParser('*', (_request, _payload, done) =>
     done(new HttpProblem(415, 'Send the request body as application/json.'), undefined),

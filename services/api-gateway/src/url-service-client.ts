@@ -275,6 +275,7 @@ function interpret<S extends z.ZodType>(call: Call, answer: Answer, schema: S): 
     throw new HttpProblem(status, problem.success ? problem.data.detail : 'The request failed.', {
       title: problem.success ? problem.data.title : undefined,
       type: problem.success ? problem.data.type : undefined,
+      errors: problem.success ? problem.data.errors : undefined,
       headers: answer.retryAfter ? { 'retry-after': answer.retryAfter } : undefined,
     })
   }

@@ -1,3 +1,4 @@
+import { HttpProblem } from '@zt/service-kit'
 import t from 'tap'
 import { publicBaseUrl, testApp } from './helpers/app.js'
 import { FakeUrlService } from './helpers/fake-url-service.js'
@@ -66,6 +67,111 @@ t.test('bad bodies are 400 problems that say what is wrong', async (t) => {
     t.match(res.headers['content-type'], problemType)
     t.match(res.json(), { status: 400, title: 'Bad Request', detail })
   }
+})
+
+t.test('a bad body names each field it concerns in errors', async (t) => {
+  const fake = new FakeUrlService()
+  const app = await testApp(t, {}, fake)
+  const cases: [unknown, { field: string; message: string | RegExp }[]][] = [
+    [{ url: 'ftp://example.com/' }, [{ field: 'body.url', message: 'must use http or https' }]],
+    [
+      { url: 'javascript:alert(1)', alias: 'api' },
+      [
+        { field: 'body.url', message: 'must use http or https' },
+        { field: 'body.alias', message: 'is a reserved word' },
+      ],
+    ],
+    [
+      { url: 'https://example.com/', expiresAt: '2001-01-01T00:00:00Z' },
+      [{ field: 'body.expiresAt', message: 'must be in the future' }],
+    ],
+    [{}, [{ field: 'body.url', message: /expected string/ }]],
+    [{ url: 'https://example.com/', admin: true }, [{ field: 'body', message: /Unrecognized/ }]],
+    [[], [{ field: 'body', message: /expected object/ }]],
+  ]
+  for (const [payload, errors] of cases) {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/api/urls',
+      headers: json,
+      payload: JSON.stringify(payload),
+    })
+    t.equal(res.statusCode, 400, JSON.stringify(payload))
+    t.match(res.headers['content-type'], problemType)
+    const problem = res.json()
+    t.equal(problem.errors.length, errors.length, 'one entry per field')
+    t.match(problem.errors, errors)
+    for (const entry of problem.errors) t.same(Object.keys(entry).sort(), ['field', 'message'])
+  }
+  t.same(fake.calls, [], 'nothing reached url-service')
+
+  const list = await app.inject('/api/urls?limit=0&extra=1')
+  t.equal(list.statusCode, 400)
+  t.match(list.json().errors, [{ field: /^querystring/ }])
+  const code = await app.inject('/api/urls/a.b')
+  t.match(code.json().errors, [{ field: 'params.code', message: 'is not a valid code' }])
+})
+
+t.test('an upstream problem passes on its field errors', async (t) => {
+  const fake = new FakeUrlService()
+  fake.failWith = new HttpProblem(400, 'querystring.cursor: is not a valid cursor', {
+    errors: [{ field: 'querystring.cursor', message: 'is not a valid cursor' }],
+  })
+  const app = await testApp(t, {}, fake)
+  const res = await app.inject('/api/urls?cursor=abc')
+  t.equal(res.statusCode, 400)
+  t.same(res.json().errors, [{ field: 'querystring.cursor', message: 'is not a valid cursor' }])
+})
+
+t.test('a URL the parser would repair is refused, never passed on rewritten', async (t) => {
+  const fake = new FakeUrlService()
+  const app = await testApp(t, {}, fake)
+  for (const url of [
+    'https:example.com',
+    'https:/example.com/a',
+    'https:///example.com/',
+    'https:\\\\example.com/',
+    'https://example.com\\evil.example/',
+  ]) {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/api/urls',
+      headers: json,
+      payload: { url },
+    })
+    t.equal(res.statusCode, 400, url)
+    t.match(res.headers['content-type'], problemType)
+    t.match(res.json().errors, [{ field: 'body.url', message: /must start with|must use "\/"/ }])
+  }
+  t.same(fake.calls, [], 'nothing reached url-service')
+})
+
+t.test('a body that is not valid UTF-8 is refused, not stored with U+FFFD', async (t) => {
+  const fake = new FakeUrlService()
+  const app = await testApp(t, {}, fake)
+  // {"url":"https://example.com/\xff"} and friends, as raw bytes.
+  const bodies = [[0xff], [0xc3], [0xe2, 0x82], [0xc0, 0xaf], [0xed, 0xa0, 0x80]].map((bytes) =>
+    Buffer.concat([
+      Buffer.from('{"url":"https://example.com/'),
+      Buffer.from(bytes),
+      Buffer.from('","alias":"utf8-test"}'),
+    ]),
+  )
+  for (const payload of bodies) {
+    const res = await app.inject({ method: 'POST', url: '/api/urls', headers: json, payload })
+    t.equal(res.statusCode, 400, payload.toString('hex'))
+    t.match(res.headers['content-type'], problemType)
+    t.equal(res.json().detail, 'The request body is not valid UTF-8.')
+  }
+  t.same(fake.calls, [], 'nothing reached url-service')
+  const valid = await app.inject({
+    method: 'POST',
+    url: '/api/urls',
+    headers: json,
+    payload: Buffer.from('{"url":"https://example.com/é","alias":"utf8-test"}'),
+  })
+  t.equal(valid.statusCode, 201, 'valid UTF-8 is accepted')
+  t.equal(valid.json().url, 'https://example.com/%C3%A9')
 })
 
 t.test('only JSON bodies are accepted, and only small ones', async (t) => {
@@ -264,5 +370,11 @@ t.test('the OpenAPI document comes from the same schemas', async (t) => {
   t.equal(body.properties.url.maxLength, 2048)
   t.ok(create.responses['201'], 'documents the created answer')
   t.ok(create.responses['409'], 'documents the conflict')
+  const problem = create.responses['400'].content['application/json'].schema
+  t.same(
+    problem.properties.errors.items.required,
+    ['field', 'message'],
+    'documents the errors member of a problem',
+  )
   t.ok(doc.paths['/r/{code}'].get.responses['410'], 'documents the expired answer')
 })

@@ -128,6 +128,28 @@ t.test('upstream 4xx problems pass through with status and detail', async (t) =>
   t.equal(problem.detail, 'the link "abc" expired')
 })
 
+t.test('upstream field errors pass through; malformed ones are dropped', async (t) => {
+  const errors = [{ field: 'body.alias', message: 'is already taken' }]
+  let body: unknown = {
+    type: 'about:blank',
+    title: 'Conflict',
+    status: 409,
+    detail: 'the alias "x" is already taken',
+    errors,
+  }
+  const up = await upstream(t, (_req, res) => reply(res, 409, body, 'application/problem+json'))
+  const { client: c } = client(t, up.url)
+  const problem = await problemOf(c.create({ url: 'https://example.com/', alias: 'x' }, ctx))
+  t.equal(problem.status, 409)
+  t.same(problem.toJSON().errors, errors)
+
+  body = { ...(body as object), errors: [{ field: 'body.alias' }] }
+  const malformed = await problemOf(c.create({ url: 'https://example.com/', alias: 'x' }, ctx))
+  t.equal(malformed.status, 409)
+  t.equal(malformed.detail, 'The request failed.', 'a problem outside the contract is not trusted')
+  t.notOk('errors' in malformed.toJSON())
+})
+
 t.test('upstream failures become 502 without internals, and reads retry first', async (t) => {
   const up = await upstream(t, (_req, res) =>
     reply(res, 500, { detail: 'relation "urls" does not exist at pg/lib/client.js:526' }),

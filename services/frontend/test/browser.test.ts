@@ -153,7 +153,57 @@ t.test('an invalid URL is rejected with a readable message next to the field', a
   await page.getByRole('button', { name: 'Shorten' }).click()
   await page.locator('#url[aria-invalid]').waitFor({ state: 'detached' })
   await page.locator('#alias-error:not([hidden])').waitFor()
-  t.match(await page.locator('#alias-error').textContent(), /browser-test/, 'a taken alias says so')
+  t.equal(
+    await page.locator('#alias-error').textContent(),
+    'Is already taken',
+    'a taken alias says so, from the errors of the conflict',
+  )
+})
+
+t.test('field messages come from the errors of a problem, never from its detail', async (t) => {
+  // A problem whose detail names no field in the "body.x: ..." form: only
+  // errors can put the message under the field.
+  let problem: object = {
+    type: 'about:blank',
+    title: 'Bad Request',
+    status: 400,
+    detail: 'The request was refused.',
+    errors: [
+      { field: 'body.expiresAt', message: 'must be within ten years' },
+      { field: 'body.somethingElse', message: 'is not on this form' },
+    ],
+  }
+  await page.route('**/api/urls', (route) =>
+    route.request().method() === 'POST'
+      ? route.fulfill({
+          status: 400,
+          contentType: 'application/problem+json',
+          body: JSON.stringify(problem),
+        })
+      : route.fallback(),
+  )
+  t.teardown(() => page.unroute('**/api/urls'))
+
+  await page.locator('#url').fill('https://example.com/errors')
+  await page.locator('#alias').fill('')
+  await page.getByRole('button', { name: 'Shorten' }).click()
+  await page.locator('#expiresAt-error:not([hidden])').waitFor()
+  t.equal(await page.locator('#expiresAt-error').textContent(), 'Must be within ten years')
+  t.equal(await page.locator('#expiresAt').getAttribute('aria-invalid'), 'true')
+  t.equal(await page.locator('#url').getAttribute('aria-invalid'), null, 'the URL is not blamed')
+  t.equal(await page.locator('#alias').getAttribute('aria-invalid'), null)
+
+  // Malformed entries are ignored; the detail is then all there is to show.
+  problem = {
+    ...problem,
+    detail: 'body.url: must use http or https',
+    errors: [{ field: 'body.url' }],
+  }
+  await page.getByRole('button', { name: 'Shorten' }).click()
+  await page.locator('#expiresAt[aria-invalid]').waitFor({ state: 'detached' })
+  await page.locator('#form-error', { hasText: 'must use http' }).waitFor()
+  t.equal(await page.locator('#form-error').textContent(), 'body.url: must use http or https')
+  t.equal(await page.locator('#url').getAttribute('aria-invalid'), null, 'detail is not parsed')
 })
 
 t.test('the page fits a phone screen', async (t) => {

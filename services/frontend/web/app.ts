@@ -4,29 +4,17 @@
  * cannot become markup, and the page needs no inline script or style.
  */
 
-interface UrlItem {
-  code: string
-  url: string
-  createdAt: string
-  expiresAt: string | null
-  clicks: number
-  lastClickedAt: string | null
-}
-
-interface UrlPage {
-  items: UrlItem[]
-  nextCursor: string | null
-}
-
-interface CreatedUrl {
-  code: string
-  shortUrl: string
-  url: string
-  createdAt: string
-  expiresAt: string | null
-}
+// Types only: esbuild drops these imports, so no schema code reaches the page.
+import type { CreatedUrl, FieldError, UrlPage, UrlRecord } from '@zt/contracts'
 
 type Field = 'url' | 'alias' | 'expiresAt'
+
+/** The API's name for each form field in a problem's `errors`. */
+const fieldsByName: Readonly<Record<string, Field>> = {
+  'body.url': 'url',
+  'body.alias': 'alias',
+  'body.expiresAt': 'expiresAt',
+}
 
 const fieldLabels: Record<Field, string> = {
   url: 'Long URL',
@@ -38,10 +26,13 @@ const pageSize = 10
 
 class ApiError extends Error {
   readonly status: number
+  /** The problem document's `errors`, when it had well-formed ones. */
+  readonly errors: readonly FieldError[]
 
-  constructor(status: number, message: string) {
+  constructor(status: number, message: string, errors: readonly FieldError[] = []) {
     super(message)
     this.status = status
+    this.errors = errors
   }
 }
 
@@ -73,6 +64,19 @@ function describeFailure(status: number, body: unknown): string {
   return `The request failed (HTTP ${status}).`
 }
 
+function isFieldError(value: unknown): value is FieldError {
+  if (typeof value !== 'object' || value === null) return false
+  const { field, message } = value as Record<string, unknown>
+  return typeof field === 'string' && typeof message === 'string' && message.trim() !== ''
+}
+
+/** A problem document's `errors`, checked entry by entry: nothing else is trusted. */
+function fieldErrorsOf(body: unknown): FieldError[] {
+  if (typeof body !== 'object' || body === null || !('errors' in body)) return []
+  const { errors } = body as { errors: unknown }
+  return Array.isArray(errors) ? errors.filter(isFieldError) : []
+}
+
 async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
   let response: Response
   try {
@@ -84,7 +88,9 @@ async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
     throw new ApiError(0, 'Could not reach the server. Check your connection and try again.')
   }
   const body: unknown = await response.json().catch(() => undefined)
-  if (!response.ok) throw new ApiError(response.status, describeFailure(response.status, body))
+  if (!response.ok) {
+    throw new ApiError(response.status, describeFailure(response.status, body), fieldErrorsOf(body))
+  }
   return body as T
 }
 
@@ -93,14 +99,14 @@ function capitalize(text: string): string {
 }
 
 /**
- * Splits a validation detail such as "body.url: must use http or https;
- * body.alias: is a reserved word" into messages per form field.
+ * The messages a problem's `errors` holds for this form's fields; the first
+ * for each field wins. Errors about anything else are left to `detail`.
  */
-function fieldMessages(detail: string): Partial<Record<Field, string>> {
+function fieldMessages(errors: readonly FieldError[]): Partial<Record<Field, string>> {
   const messages: Partial<Record<Field, string>> = {}
-  for (const part of detail.split('; ')) {
-    const match = /^body\.(url|alias|expiresAt): (.+)$/.exec(part)
-    if (match) messages[match[1] as Field] = capitalize(match[2] as string)
+  for (const { field, message } of errors) {
+    const input = Object.hasOwn(fieldsByName, field) ? fieldsByName[field] : undefined
+    if (input && messages[input] === undefined) messages[input] = capitalize(message)
   }
   return messages
 }
@@ -184,10 +190,8 @@ function start(): void {
 
   function showCreateError(error: unknown): void {
     const message = error instanceof Error ? error.message : String(error)
-    const status = error instanceof ApiError ? error.status : 0
-    const fields = fieldMessages(message)
+    const fields = fieldMessages(error instanceof ApiError ? error.errors : [])
     if (Object.keys(fields).length > 0) showFieldErrors(fields)
-    else if (status === 409) showFieldErrors({ alias: capitalize(message) })
     else formError.textContent = message
   }
 
@@ -223,7 +227,7 @@ function start(): void {
     copy.focus()
   }
 
-  function renderItem(item: UrlItem): HTMLLIElement {
+  function renderItem(item: UrlRecord): HTMLLIElement {
     const shortLink = shortLinkFor(item.code)
     const link = make('a', { className: 'code', text: shortLink.replace(/^https?:\/\//, '') })
     link.href = shortLink

@@ -1,6 +1,11 @@
 import type { Server as HttpsServer } from 'node:https'
 import { generatedCodeLength } from '@zt/contracts'
-import { fastifyBaseOptions, installHttpMetrics, installProblemHandlers } from '@zt/service-kit'
+import {
+  fastifyBaseOptions,
+  installHttpMetrics,
+  installJsonBodyParser,
+  installProblemHandlers,
+} from '@zt/service-kit'
 import { authorizeMemberOf, createMtlsServerOptions, installSpiffe } from '@zt/spiffe'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { validatorCompiler } from 'fastify-type-provider-zod'
@@ -45,6 +50,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   })
   app.setValidatorCompiler(validatorCompiler)
   installProblemHandlers(app)
+  // A body that is not UTF-8 is refused, not decoded with U+FFFD in the gaps.
+  installJsonBodyParser(app)
   if (deps.registry) installHttpMetrics(app, deps.registry)
   const callers = callersFor(deps.mtls?.authorizedCallers ?? [])
   if (deps.mtls) {

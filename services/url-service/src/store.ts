@@ -68,7 +68,11 @@ export class UrlStore {
       const row = rows[0]
       if (row) return toRecord(row)
     }
-    if (input.alias) throw new HttpProblem(409, `the alias "${input.alias}" is already taken`)
+    if (input.alias) {
+      throw new HttpProblem(409, `the alias "${input.alias}" is already taken`, {
+        errors: [{ field: 'body.alias', message: 'is already taken' }],
+      })
+    }
     throw new Error('no free short code after 5 attempts')
   }
 

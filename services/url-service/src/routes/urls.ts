@@ -46,7 +46,9 @@ export const urlRoutes: FastifyPluginAsyncZod<UrlRoutesOptions> = async (
       const { limit, cursor } = request.query
       const after = cursor === undefined ? undefined : decodeCursor(cursor)
       if (cursor !== undefined && !after)
-        throw new HttpProblem(400, 'querystring.cursor: is not a valid cursor')
+        throw new HttpProblem(400, 'querystring.cursor: is not a valid cursor', {
+          errors: [{ field: 'querystring.cursor', message: 'is not a valid cursor' }],
+        })
       return store.list(limit, after)
     },
   )

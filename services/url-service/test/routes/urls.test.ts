@@ -35,6 +35,7 @@ t.test('alias: created, then 409 on a duplicate', async (t) => {
   t.equal(again.statusCode, 409)
   t.equal(again.headers['content-type'], problemContentType)
   t.match(again.json(), { status: 409, title: 'Conflict', detail: /already taken/ })
+  t.same(again.json().errors, [{ field: 'body.alias', message: 'is already taken' }])
 })
 
 t.test('400 for invalid input, as problem+json', async (t) => {
@@ -56,6 +57,45 @@ t.test('400 for invalid input, as problem+json', async (t) => {
   }
   const badCode = await app.inject({ url: '/v1/urls/bad%20code' })
   t.equal(badCode.statusCode, 400, 'malformed code')
+})
+
+t.test('a URL the parser would repair is refused, and nothing is stored', async (t) => {
+  for (const url of ['https:example.com', 'https:/example.com', 'https:///example.com/']) {
+    const res = await create({ url, alias: 'repair-test' })
+    t.equal(res.statusCode, 400, url)
+    t.match(res.json().errors, [{ field: 'body.url', message: /must start with/ }])
+  }
+  const { rows } = await db.query(`SELECT code FROM urls WHERE code = 'repair-test'`)
+  t.same(rows, [])
+})
+
+t.test('a body that is not valid UTF-8 is a 400, and nothing is stored', async (t) => {
+  for (const bytes of [[0xff], [0xc3], [0xed, 0xa0, 0x80]]) {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/urls',
+      headers: { 'content-type': 'application/json' },
+      payload: Buffer.concat([
+        Buffer.from('{"url":"https://example.com/'),
+        Buffer.from(bytes),
+        Buffer.from('","alias":"utf8-test"}'),
+      ]),
+    })
+    t.equal(res.statusCode, 400, Buffer.from(bytes).toString('hex'))
+    t.equal(res.headers['content-type'], problemContentType)
+    t.equal(res.json().detail, 'The request body is not valid UTF-8.')
+  }
+  const resolve = await app.inject({
+    method: 'POST',
+    url: '/v1/urls/utf8-test/resolve',
+    headers: { 'content-type': 'application/json' },
+    payload: Buffer.from([...Buffer.from('{"userAgent":"'), 0xff, ...Buffer.from('"}')]),
+  })
+  t.equal(resolve.statusCode, 400, 'the visit body too')
+  const { rows } = await db.query(
+    `SELECT code FROM urls WHERE code = 'utf8-test' OR url LIKE '%%EF%BF%BD%'`,
+  )
+  t.same(rows, [], 'no link stored, with or without U+FFFD')
 })
 
 t.test('404 for an unknown code, on get and resolve', async (t) => {
@@ -156,6 +196,7 @@ t.test('list: a tampered or foreign cursor is a 400, not a 500', async (t) => {
     const res = await app.inject({ url: `/v1/urls?cursor=${cursor}` })
     t.equal(res.statusCode, 400, cursor)
     t.equal(res.headers['content-type'], problemContentType)
+    t.same(res.json().errors, [{ field: 'querystring.cursor', message: 'is not a valid cursor' }])
   }
   const res = await app.inject({ url: '/v1/urls?limit=0' })
   t.equal(res.statusCode, 400, 'limit below 1')
