@@ -16,7 +16,10 @@ import type { E2eStack } from './stack.js'
 
 /** The stack the fault drills (the suite and `pnpm demo`) run on. */
 export const faultStackOptions = {
-  svidTtlSeconds: 6,
+  // Rotating every 2 s keeps an SVID's remaining life far above a quarter of
+  // its lifetime (12 s plus the dev CA's 10 s backdating), which readiness
+  // requires; a 6 s TTL sat on that line and flapped under load.
+  svidTtlSeconds: 12,
   rotateEverySeconds: 2,
   // As in the chart: a stopping process keeps serving briefly while its
   // readiness fails, so callers move away before the listener closes.
