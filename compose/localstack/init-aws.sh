@@ -17,12 +17,14 @@ if ! awslocal secretsmanager describe-secret --secret-id "$ZT_DB_SECRET_NAME" >/
 fi
 
 # A dead-letter queue first, then the events queue redriving to it after five
-# failed receives, like the production queue.
+# failed receives, like the production queue; its visibility timeout is the
+# worker's default (defaultVisibilityTimeoutSeconds in
+# services/url-service/src/worker/config.ts), as in infra/src/data.ts.
 dlq_url=$(awslocal sqs create-queue --queue-name "$ZT_EVENTS_QUEUE-dlq" \
   --attributes MessageRetentionPeriod=1209600 --query QueueUrl --output text)
 dlq_arn=$(awslocal sqs get-queue-attributes --queue-url "$dlq_url" \
   --attribute-names QueueArn --query Attributes.QueueArn --output text)
 awslocal sqs create-queue --queue-name "$ZT_EVENTS_QUEUE" \
-  --attributes "{\"VisibilityTimeout\":\"30\",\"RedrivePolicy\":\"{\\\"deadLetterTargetArn\\\":\\\"$dlq_arn\\\",\\\"maxReceiveCount\\\":\\\"5\\\"}\"}" >/dev/null
+  --attributes "{\"VisibilityTimeout\":\"60\",\"RedrivePolicy\":\"{\\\"deadLetterTargetArn\\\":\\\"$dlq_arn\\\",\\\"maxReceiveCount\\\":\\\"5\\\"}\"}" >/dev/null
 
 echo "zt: created secret $ZT_DB_SECRET_NAME and queues $ZT_EVENTS_QUEUE, $ZT_EVENTS_QUEUE-dlq"

@@ -108,6 +108,8 @@ export class Data extends Construct {
     this.queue = new sqs.Queue(this, 'Events', {
       encryption: sqs.QueueEncryption.KMS,
       encryptionMasterKey: props.key,
+      // The worker's default and why: defaultVisibilityTimeoutSeconds in
+      // services/url-service/src/worker/config.ts.
       visibilityTimeout: Duration.seconds(60),
       receiveMessageWaitTime: Duration.seconds(20),
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: 5 },

@@ -215,6 +215,9 @@ t.test(
 t.test('SQS: both queues KMS-encrypted, redrive to the DLQ after 5 receives', async (t) => {
   for (const q of [queue, dlq]) t.same(q.props.KmsMasterKeyId, getAtt(dataKey.id))
   t.same(queue.props.RedrivePolicy, { deadLetterTargetArn: getAtt(dlq.id), maxReceiveCount: 5 })
+  // The worker's defaultVisibilityTimeoutSeconds (services/url-service/src/worker/config.ts),
+  // as the local queues are created.
+  t.equal(queue.props.VisibilityTimeout, 60)
 })
 
 t.test('interface endpoints for every AWS API the pods and nodes use, plus S3', async (t) => {

@@ -136,7 +136,8 @@ export async function startLocalSqs(options: LocalSqsOptions): Promise<LocalSqs>
   const dlq = server.createQueue(`${options.queueName}-dlq`)
   const queue = server.createQueue(options.queueName, {
     attributes: {
-      VisibilityTimeout: '30',
+      // url-service's defaultVisibilityTimeoutSeconds, as infra creates it.
+      VisibilityTimeout: '60',
       RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.queueArn, maxReceiveCount: 5 }),
     },
   })

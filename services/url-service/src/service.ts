@@ -12,7 +12,7 @@ import { buildApp, serviceName } from './app.js'
 import type { ServerConfig } from './config.js'
 import { type Database, openDatabase } from './db/database.js'
 import { outboxVisitRecorder } from './events/outbox.js'
-import { type OutboxRelay, startEventRelay } from './events/relay.js'
+import { type OutboxRelay, startOutboxRelay } from './events/relay.js'
 import type { VisitRecorder } from './visits.js'
 
 export interface StartOptions {
@@ -91,7 +91,7 @@ export async function startService(
   })
   let relay: OutboxRelay | undefined
   if (config.EVENTS_QUEUE_URL) {
-    relay = startEventRelay({
+    relay = startOutboxRelay({
       db,
       queueUrl: config.EVENTS_QUEUE_URL,
       region: config.AWS_REGION,
@@ -99,7 +99,7 @@ export async function startService(
       registry,
     })
   } else {
-    logger.warn('EVENTS_QUEUE_URL is not set: events stay in the outbox until a relay runs')
+    logger.warn('EVENTS_QUEUE_URL is not set: events stay in the outbox until an outbox relay runs')
   }
   const stop = await runService({
     listeners: [{ app, port: config.PORT, host: config.HOST }],

@@ -4,6 +4,7 @@ import { randomCode } from './codes.js'
 import { type Cursor, encodeCursor } from './cursor.js'
 import type { Database } from './db/database.js'
 import { createdEvent } from './events/event.js'
+import { outboxInsert } from './events/outbox.js'
 
 interface UrlRow {
   code: string
@@ -45,7 +46,7 @@ export type Resolution =
 /** Every SQL statement of the service, behind plain functions. */
 export class UrlStore {
   constructor(
-    private readonly db: Database,
+    private readonly db: Pick<Database, 'query'>,
     private readonly codeLength: number,
   ) {}
 
@@ -59,9 +60,7 @@ export class UrlStore {
         `WITH inserted AS (
            INSERT INTO urls (code, url, expires_at) VALUES ($1, $2, $3)
            ON CONFLICT (code) DO NOTHING RETURNING ${columns}
-         ), event AS (
-           INSERT INTO event_outbox (payload) SELECT $4::jsonb FROM inserted
-         )
+         ), event AS (${outboxInsert(4, 'inserted')})
          SELECT * FROM inserted`,
         [code, input.url, input.expiresAt ?? null, JSON.stringify(createdEvent({ code }))],
       )

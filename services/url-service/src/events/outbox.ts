@@ -1,6 +1,6 @@
 import type pg from 'pg'
 import type { VisitRecorder } from '../visits.js'
-import { type ClickInput, clickedEvent, createdEvent, type UrlEvent } from './event.js'
+import { type ClickInput, clickedEvent } from './event.js'
 
 /** A pool, a Database, or a client inside a transaction: each can write to the outbox. */
 export interface Queryable {
@@ -13,15 +13,15 @@ export interface Db extends Queryable {
 }
 
 /**
- * Writes events to the transactional outbox. Called with the client of the
- * transaction that made the change, the event commits or rolls back with it;
- * the relay publishes it later, so the caller never waits on SQS.
+ * The one statement that writes the transactional outbox: an event row with
+ * the JSON in parameter `$payloadParam`, once per row of `source` (a CTE of
+ * the same statement) when given. Embedded in the statement that made the
+ * change (the URL insert, the click's own), the event commits or rolls back
+ * with it; the relay publishes it later, so the caller never waits on SQS.
  */
-export async function writeEvents(db: Queryable, events: readonly UrlEvent[]): Promise<void> {
-  if (events.length === 0) return
-  await db.query('insert into event_outbox (payload) select * from unnest($1::jsonb[])', [
-    events.map((event) => JSON.stringify(event)),
-  ])
+export function outboxInsert(payloadParam: number, source?: string): string {
+  const from = source ? ` FROM ${source}` : ''
+  return `INSERT INTO event_outbox (payload) SELECT $${payloadParam}::jsonb${from}`
 }
 
 /**
@@ -36,15 +36,10 @@ export async function writeEvents(db: Queryable, events: readonly UrlEvent[]): P
  */
 export async function recordClick(db: Queryable, click: ClickInput): Promise<void> {
   await db.query(
-    `with relaxed as (select set_config('synchronous_commit', 'off', true))
-     insert into event_outbox (payload) select $1::jsonb from relaxed`,
+    `WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true))
+     ${outboxInsert(1, 'relaxed')}`,
     [JSON.stringify(clickedEvent(click))],
   )
-}
-
-/** Records a creation; pass the client of the transaction that inserted the URL. */
-export async function recordCreated(db: Queryable, created: { code: string }): Promise<void> {
-  await writeEvents(db, [createdEvent(created)])
 }
 
 /**

@@ -15,7 +15,13 @@ export const maxBatchSize = 10
 
 export interface RelayOptions {
   db: Db
-  sqs: SQSClient
+  /**
+   * The client to send with. Without one the relay makes its own (which can
+   * only be asked to send), as url-service runs it, and closes it on stop().
+   */
+  sqs?: SQSClient
+  /** Region of the relay's own client; AWS_REGION when unset. */
+  region?: string | undefined
   queueUrl: string
   log: EventLog
   registry?: Registry
@@ -82,7 +88,7 @@ function relayMetrics(registry: Registry, db: Db): RelayMetrics {
  * again: delivery is at least once and the worker deduplicates.
  */
 export async function relayBatch(
-  options: Pick<RelayOptions, 'db' | 'sqs' | 'queueUrl' | 'log'> & { batchSize: number },
+  options: Pick<RelayOptions, 'db' | 'queueUrl' | 'log'> & { sqs: SQSClient; batchSize: number },
 ): Promise<BatchResult> {
   const client = await options.db.connect()
   let broken = false
@@ -132,6 +138,13 @@ export async function relayBatch(
  * one batch whatever the length of the outage.
  */
 export function startOutboxRelay(options: RelayOptions): OutboxRelay {
+  const ownsSqs = options.sqs === undefined
+  const sqs =
+    options.sqs ??
+    createSqsClient({
+      ...(options.region ? { region: options.region } : {}),
+      requestTimeoutMs: 5000,
+    })
   const batchSize = Math.min(Math.max(options.batchSize ?? maxBatchSize, 1), maxBatchSize)
   const idleDelayMs = options.idleDelayMs ?? 250
   const backoff = options.backoff ?? defaultBackoff
@@ -144,7 +157,7 @@ export function startOutboxRelay(options: RelayOptions): OutboxRelay {
     while (!stopping) {
       let result: BatchResult | undefined
       try {
-        result = await relayBatch({ ...options, batchSize })
+        result = await relayBatch({ ...options, sqs, batchSize })
         metrics?.sent.inc(result.sent)
         if (result.failed > 0) metrics?.failed.inc({ reason: 'entry' }, result.failed)
       } catch (error) {
@@ -167,36 +180,7 @@ export function startOutboxRelay(options: RelayOptions): OutboxRelay {
       stopping = true
       sleeper.wake()
       await running
-    },
-  }
-}
-
-/**
- * The relay as url-service runs it: its own SQS client (which can only be
- * asked to send), closed again on stop().
- */
-export function startEventRelay(options: {
-  db: Db
-  queueUrl: string
-  region?: string | undefined
-  log: EventLog
-  registry?: Registry
-}): OutboxRelay {
-  const sqs = createSqsClient({
-    ...(options.region ? { region: options.region } : {}),
-    requestTimeoutMs: 5000,
-  })
-  const relay = startOutboxRelay({
-    db: options.db,
-    sqs,
-    queueUrl: options.queueUrl,
-    log: options.log,
-    ...(options.registry ? { registry: options.registry } : {}),
-  })
-  return {
-    async stop() {
-      await relay.stop()
-      sqs.destroy()
+      if (ownsSqs) sqs.destroy()
     },
   }
 }

@@ -25,8 +25,11 @@ export interface WorkerOptions {
   registry?: Registry
   /** Long-poll wait, 0..20 s. */
   waitTimeSeconds?: number
-  /** Requested on receive and renewed while a batch is still being applied. */
-  visibilityTimeoutSeconds?: number
+  /**
+   * Requested on receive and renewed while a batch is still being applied;
+   * the worker config owns the default (defaultVisibilityTimeoutSeconds).
+   */
+  visibilityTimeoutSeconds: number
   /** processed_events rows older than this are pruned; keep it above the queue's retention. */
   dedupRetentionHours?: number
   backoff?: BackoffOptions
@@ -115,7 +118,7 @@ const pruneIntervalMs = 3600_000
  */
 export function startWorker(options: WorkerOptions): EventWorker {
   const waitTimeSeconds = options.waitTimeSeconds ?? 20
-  const visibilityTimeoutSeconds = options.visibilityTimeoutSeconds ?? 30
+  const { visibilityTimeoutSeconds } = options
   const retentionHours = options.dedupRetentionHours ?? 14 * 24
   const backoff = options.backoff ?? defaultBackoff
   const metrics = options.registry ? workerMetrics(options.registry) : undefined

@@ -6,6 +6,7 @@ import { databaseUrlSource } from '../../src/db/credentials.js'
 import { createDatabase, type Database } from '../../src/db/database.js'
 import { runMigrations } from '../../src/db/migrations.js'
 import { createSqsClient } from '../../src/events/sqs.js'
+import { defaultVisibilityTimeoutSeconds } from '../../src/worker/config.js'
 
 interface Tap {
   teardown(fn: () => unknown): void
@@ -82,7 +83,9 @@ export async function startQueue(t: Tap, options: QueueOptions = {}): Promise<Qu
     const dlq = server.createQueue('events-dlq')
     return server.createQueue('events', {
       attributes: {
-        VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? 30),
+        VisibilityTimeout: String(
+          options.visibilityTimeoutSeconds ?? defaultVisibilityTimeoutSeconds,
+        ),
         RedrivePolicy: JSON.stringify({
           deadLetterTargetArn: dlq.queueArn,
           maxReceiveCount: String(options.maxReceiveCount ?? 5),

@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/client-sqs'
 import { mockClient } from 'aws-sdk-client-mock'
 import { clickedEvent } from '../../src/events/event.js'
-import { recordClick, writeEvents } from '../../src/events/outbox.js'
+import { outboxInsert, recordClick } from '../../src/events/outbox.js'
 import { startOutboxRelay } from '../../src/events/relay.js'
 import { migratedDatabase, silent } from './harness.js'
 
@@ -40,14 +40,13 @@ const variants: Record<string, (code: string) => Promise<unknown>> = {
       `with relaxed as (select set_config('synchronous_commit', 'off', true)),
        hit as (select url, (expires_at is not null and expires_at <= now()) as expired
                from urls where code = $1),
-       recorded as (insert into event_outbox (payload)
-                    select $2::jsonb from hit, relaxed where not hit.expired)
+       recorded as (${outboxInsert(2, 'hit, relaxed')} where not hit.expired)
        select url, expired from hit`,
       [code, JSON.stringify(clickedEvent({ code }))],
     ),
   'resolve + insert with a flushed commit': async (code) => {
     await resolve(code)
-    await writeEvents(db, [clickedEvent({ code })])
+    await db.query(outboxInsert(1), [JSON.stringify(clickedEvent({ code }))])
   },
 }
 const withRelay = 'resolve + recordClick, relay draining'

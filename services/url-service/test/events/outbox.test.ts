@@ -1,6 +1,7 @@
 import t from 'tap'
 import { UrlEvent } from '../../src/events/event.js'
-import { outboxVisitRecorder, recordClick, recordCreated } from '../../src/events/outbox.js'
+import { outboxVisitRecorder, recordClick } from '../../src/events/outbox.js'
+import { UrlStore } from '../../src/store.js'
 import { count, migratedDatabase } from './harness.js'
 
 t.test('outbox writes', async (t) => {
@@ -26,17 +27,17 @@ t.test('outbox writes', async (t) => {
     })
   })
 
-  t.test('an event commits and rolls back with the transaction that wrote it', async (t) => {
-    await db.query('truncate event_outbox')
+  t.test('url.created commits and rolls back with the URL row', async (t) => {
+    await db.query('truncate urls, event_outbox')
     const client = await db.connect()
+    // The store on one client: its statement runs inside this transaction.
+    const inTransaction = new UrlStore(client, 6)
     try {
       await client.query('begin')
-      await client.query(`insert into urls (code, url) values ('gone', 'https://example.com/')`)
-      await recordCreated(client, { code: 'gone' })
+      await inTransaction.create({ url: 'https://example.com/', alias: 'gone' })
       await client.query('rollback')
       await client.query('begin')
-      await client.query(`insert into urls (code, url) values ('kept', 'https://example.com/')`)
-      await recordCreated(client, { code: 'kept' })
+      await inTransaction.create({ url: 'https://example.com/', alias: 'kept' })
       await client.query('commit')
     } finally {
       client.release()
@@ -48,6 +49,22 @@ t.test('outbox writes', async (t) => {
       rows.map((row) => [row.payload.type, row.payload.code]),
       [['url.created', 'kept']],
     )
+    const { rows: urls } = await db.query<{ code: string }>('select code from urls')
+    t.same(
+      urls.map((row) => row.code),
+      ['kept'],
+    )
+  })
+
+  t.test('a create that inserts no URL writes no event', async (t) => {
+    await db.query('truncate urls, event_outbox')
+    const store = new UrlStore(db, 6)
+    await store.create({ url: 'https://example.com/', alias: 'taken' })
+    await t.rejects(store.create({ url: 'https://example.org/', alias: 'taken' }), {
+      name: 'HttpProblem',
+      message: /already taken/,
+    })
+    t.equal(await count(db, 'event_outbox'), 1, 'only the first create wrote url.created')
   })
 
   t.test('a click commits asynchronously without changing the session', async (t) => {

@@ -210,3 +210,36 @@ t.test('relay', async (t) => {
     t.equal(await count(db, 'event_outbox'), 2, 'the unsent rest stays durable')
   })
 })
+
+t.test('without a client the relay sends with its own and closes it on stop()', async (t) => {
+  const db = await migratedDatabase(t, 3)
+  // Every SQSClient, so also the one the relay makes for itself.
+  const mock = mockClient(SQSClient)
+  t.teardown(() => mock.restore())
+  const regions: string[] = []
+  mock.on(SendMessageBatchCommand).callsFake(async (input, getClient) => {
+    regions.push(await (getClient() as SQSClient).config.region())
+    return accepted(input)
+  })
+  const destroy = SQSClient.prototype.destroy
+  let destroyed = 0
+  SQSClient.prototype.destroy = function (this: SQSClient) {
+    destroyed++
+    destroy.call(this)
+  }
+  t.teardown(() => {
+    SQSClient.prototype.destroy = destroy
+  })
+  for (let i = 0; i < 3; i++) await recordClick(db, { code: 'abc' })
+  const relay = startOutboxRelay({ db, queueUrl, region: 'eu-west-1', log: silent })
+  await eventually(async () => (await count(db, 'event_outbox')) === 0, 'the outbox to drain')
+  t.equal(destroyed, 0, 'the client lives while the relay runs')
+  await relay.stop()
+  t.equal(destroyed, 1, 'stop() closed the relay’s own client')
+  t.same(new Set(regions), new Set(['eu-west-1']))
+
+  const given = new SQSClient({ region: 'us-east-1' })
+  await startOutboxRelay({ db, sqs: given, queueUrl, log: silent }).stop()
+  t.equal(destroyed, 1, 'a client passed in is left to its owner')
+  given.destroy()
+})

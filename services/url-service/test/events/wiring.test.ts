@@ -91,6 +91,7 @@ t.test('created and clicked events flow from the API to the counter', async (t) 
     queueUrl: queue.queueUrl,
     log: silent,
     waitTimeSeconds: 1,
+    visibilityTimeoutSeconds: 30,
   })
   t.teardown(() => worker.stop())
   await eventually(async () => {

@@ -108,6 +108,7 @@ t.test('N clicks through SQS with duplicates injected count N', async (t) => {
     log: silent,
     registry,
     waitTimeSeconds: 1,
+    visibilityTimeoutSeconds: 30,
     backoff: fastBackoff,
   })
   t.teardown(() => worker.stop())
@@ -316,6 +317,7 @@ t.test('stop() ends a long poll at once', async (t) => {
     queueUrl: queue.queueUrl,
     log: silent,
     waitTimeSeconds: 20,
+    visibilityTimeoutSeconds: 30,
   })
   await new Promise((resolve) => setTimeout(resolve, 300))
   const started = Date.now()

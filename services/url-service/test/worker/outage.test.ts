@@ -50,6 +50,7 @@ t.test('an SQS outage during clicks loses nothing and counts each click once', a
     queueUrl: queue.queueUrl,
     log: silent,
     waitTimeSeconds: 1,
+    visibilityTimeoutSeconds: 30,
     backoff: { baseMs: 50, maxMs: 400 },
   })
   t.teardown(() => worker.stop())

@@ -1,11 +1,13 @@
-import { createTestDatabase, freePort } from '@zt/devkit'
+import { readFile } from 'node:fs/promises'
+import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs'
+import { createTestDatabase, freePort, startLocalSqs } from '@zt/devkit'
 import { ConfigError } from '@zt/service-kit'
 import t from 'tap'
 import { databaseUrlSource } from '../../src/db/credentials.js'
 import { createDatabase } from '../../src/db/database.js'
 import { runMigrations } from '../../src/db/migrations.js'
 import { clickedEvent } from '../../src/events/event.js'
-import { loadWorkerConfig } from '../../src/worker/config.js'
+import { defaultVisibilityTimeoutSeconds, loadWorkerConfig } from '../../src/worker/config.js'
 import { startWorkerService } from '../../src/worker/service.js'
 import { clicksOf, eventually, insertUrl, sendRaw, silent, startQueue } from '../events/harness.js'
 
@@ -34,6 +36,44 @@ t.test('configuration', async (t) => {
     EVENTS_DEDUP_RETENTION_HOURS: 336,
     DB_SSL_MODE: 'verify-full',
   })
+})
+
+t.test('one visibility timeout: the worker default, the local queues alike', async (t) => {
+  const config = loadWorkerConfig({
+    DATABASE_URL: 'postgres://u:p@db/x',
+    EVENTS_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/1/q',
+  })
+  t.equal(config.EVENTS_VISIBILITY_TIMEOUT_SECONDS, defaultVisibilityTimeoutSeconds)
+  // A renewal sent at half the timeout may take the SQS client's whole
+  // request timeout (service.ts: long poll + 10 s) and must land in time.
+  t.ok(defaultVisibilityTimeoutSeconds / 2 >= config.EVENTS_WAIT_TIME_SECONDS + 10)
+
+  const local = await startLocalSqs({ queueName: 'events', region: 'us-east-1' })
+  t.teardown(() => local.stop())
+  const sqs = new SQSClient({
+    region: 'us-east-1',
+    endpoint: local.endpoint,
+    useQueueUrlAsEndpoint: false,
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  })
+  t.teardown(() => sqs.destroy())
+  const { Attributes } = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: local.queueUrl,
+      AttributeNames: ['VisibilityTimeout'],
+    }),
+  )
+  t.equal(Attributes?.VisibilityTimeout, String(defaultVisibilityTimeoutSeconds), 'devkit')
+
+  const script = await readFile(
+    new URL('../../../../compose/localstack/init-aws.sh', import.meta.url),
+    'utf8',
+  )
+  t.match(
+    script,
+    `\\"VisibilityTimeout\\":\\"${defaultVisibilityTimeoutSeconds}\\"`,
+    'docker compose (localstack)',
+  )
 })
 
 t.test('the worker process: ops port, counting, readiness, shutdown', async (t) => {
