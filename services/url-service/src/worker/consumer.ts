@@ -17,7 +17,7 @@ import { UrlEvent } from '../events/event.js'
 import type { Queryable } from '../events/outbox.js'
 import { applyEvents, pruneProcessedEvents } from './apply.js'
 
-export interface WorkerOptions {
+export interface ConsumerOptions {
   db: Queryable
   sqs: SQSClient
   queueUrl: string
@@ -36,7 +36,7 @@ export interface WorkerOptions {
   random?: () => number
 }
 
-export interface EventWorker {
+export interface EventConsumer {
   /** Stops polling, finishes the batch in hand, then resolves. */
   stop(): Promise<void>
   /** For /readyz: throws while the last ReceiveMessage failed. */
@@ -116,7 +116,7 @@ const pruneIntervalMs = 3600_000
  * delete leaves the messages to reappear; the idempotency table makes the
  * second application a no-op.
  */
-export function startWorker(options: WorkerOptions): EventWorker {
+export function startConsumer(options: ConsumerOptions): EventConsumer {
   const waitTimeSeconds = options.waitTimeSeconds ?? 20
   const { visibilityTimeoutSeconds } = options
   const retentionHours = options.dedupRetentionHours ?? 14 * 24

@@ -4,7 +4,7 @@ import pino, { type Logger } from 'pino'
 import { type Database, openDatabase } from '../db/database.js'
 import { createSqsClient } from '../events/sqs.js'
 import type { WorkerConfig } from './config.js'
-import { type EventWorker, startWorker } from './consumer.js'
+import { type EventConsumer, startConsumer } from './consumer.js'
 
 export const workerServiceName = 'worker'
 
@@ -19,7 +19,7 @@ export interface StartWorkerOptions {
 export interface RunningWorker {
   db: Database
   sqs: SQSClient
-  worker: EventWorker
+  consumer: EventConsumer
   /** Graceful stop: readiness fails, polling stops, the batch in hand finishes, the pool closes. */
   stop: () => Promise<void>
 }
@@ -42,7 +42,7 @@ export async function startWorkerService(
     ...(config.AWS_REGION ? { region: config.AWS_REGION } : {}),
     requestTimeoutMs: (config.EVENTS_WAIT_TIME_SECONDS + 10) * 1000,
   })
-  let worker: EventWorker | undefined
+  let consumer: EventConsumer | undefined
   const ops = buildOpsServer({
     service: workerServiceName,
     logLevel: config.LOG_LEVEL,
@@ -51,7 +51,7 @@ export async function startWorkerService(
       database: async () => {
         await db.query('SELECT 1')
       },
-      queue: () => worker?.checkQueue(),
+      queue: () => consumer?.checkQueue(),
     },
   })
   const stop = await runService({
@@ -60,13 +60,13 @@ export async function startWorkerService(
     drainDelayMs: config.DRAIN_DELAY_MS,
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
     onShutdown: async () => {
-      await worker?.stop()
+      await consumer?.stop()
       sqs.destroy()
       await db.close()
     },
     ...(options.exit ? { exit: options.exit } : {}),
   })
-  worker = startWorker({
+  consumer = startConsumer({
     db,
     sqs,
     queueUrl: config.EVENTS_QUEUE_URL,
@@ -76,5 +76,5 @@ export async function startWorkerService(
     visibilityTimeoutSeconds: config.EVENTS_VISIBILITY_TIMEOUT_SECONDS,
     dedupRetentionHours: config.EVENTS_DEDUP_RETENTION_HOURS,
   })
-  return { db, sqs, worker, stop }
+  return { db, sqs, consumer, stop }
 }

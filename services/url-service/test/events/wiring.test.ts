@@ -7,7 +7,7 @@ import { createDatabase } from '../../src/db/database.js'
 import { runMigrations } from '../../src/db/migrations.js'
 import { UrlEvent } from '../../src/events/event.js'
 import { startService } from '../../src/service.js'
-import { startWorker } from '../../src/worker/consumer.js'
+import { startConsumer } from '../../src/worker/consumer.js'
 import { devSpiffe } from '../helpers/spiffe.js'
 import { count, eventually, silent, startQueue } from './harness.js'
 
@@ -85,7 +85,7 @@ t.test('created and clicked events flow from the API to the counter', async (t) 
   })
   t.equal(await count(db, 'event_outbox'), 0, 'published rows are gone from the outbox')
 
-  const worker = startWorker({
+  const consumer = startConsumer({
     db,
     sqs: queue.sqs,
     queueUrl: queue.queueUrl,
@@ -93,13 +93,13 @@ t.test('created and clicked events flow from the API to the counter', async (t) 
     waitTimeSeconds: 1,
     visibilityTimeoutSeconds: 30,
   })
-  t.teardown(() => worker.stop())
+  t.teardown(() => consumer.stop())
   await eventually(async () => {
     const response = await gateway.fetch(`${main}/v1/urls/wired`)
     const record = (await response.json()) as { clicks: number }
     return record.clicks === 1
   }, 'the click to be counted')
-  await worker.stop()
+  await consumer.stop()
 
   const metrics = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text()
   t.match(metrics, /^events_outbox_sent_total\{[^}]*\} 2$/m)

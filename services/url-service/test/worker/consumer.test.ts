@@ -7,7 +7,7 @@ import { recordClick } from '../../src/events/outbox.js'
 import { startOutboxRelay } from '../../src/events/relay.js'
 import { createSqsClient } from '../../src/events/sqs.js'
 import { applyEvents } from '../../src/worker/apply.js'
-import { startWorker } from '../../src/worker/consumer.js'
+import { startConsumer } from '../../src/worker/consumer.js'
 import {
   clicksOf,
   count,
@@ -101,7 +101,7 @@ t.test('N clicks through SQS with duplicates injected count N', async (t) => {
   await sendRaw(queue, [...bodies.slice(0, 10), bodies[0] as string, bodies[1] as string])
 
   const registry = new Registry()
-  const worker = startWorker({
+  const consumer = startConsumer({
     db,
     sqs: queue.sqs,
     queueUrl: queue.queueUrl,
@@ -111,7 +111,7 @@ t.test('N clicks through SQS with duplicates injected count N', async (t) => {
     visibilityTimeoutSeconds: 30,
     backoff: fastBackoff,
   })
-  t.teardown(() => worker.stop())
+  t.teardown(() => consumer.stop())
   await eventually(async () => {
     const metrics = await registry.getMetricsAsJSON()
     return (
@@ -121,7 +121,7 @@ t.test('N clicks through SQS with duplicates injected count N', async (t) => {
     )
   }, 'every delivery to be handled')
   await eventually(() => queueEmpty(queue), 'every message to be deleted')
-  await worker.stop()
+  await consumer.stop()
 
   t.equal((await clicksOf(db, 'many')).clicks, 25)
   t.equal((await clicksOf(db, 'few')).clicks, 5)
@@ -157,7 +157,7 @@ t.test('a worker killed between commit and delete does not double count', async 
     { step: 'initialize', name: 'crashBeforeDelete' },
   )
   const before = await count(db, 'processed_events')
-  const a = startWorker({
+  const a = startConsumer({
     db,
     sqs: crashing,
     queueUrl: queue.queueUrl,
@@ -177,7 +177,7 @@ t.test('a worker killed between commit and delete does not double count', async 
 
   // Worker B receives them again once the visibility timeout lapses.
   const registry = new Registry()
-  const b = startWorker({
+  const b = startConsumer({
     db,
     sqs: queue.sqs,
     queueUrl: queue.queueUrl,
@@ -213,7 +213,7 @@ t.test('a batch the database refused is not deleted, and arrives again', async (
     },
   }
   const registry = new Registry()
-  const worker = startWorker({
+  const consumer = startConsumer({
     db: flaky,
     sqs: queue.sqs,
     queueUrl: queue.queueUrl,
@@ -223,10 +223,10 @@ t.test('a batch the database refused is not deleted, and arrives again', async (
     visibilityTimeoutSeconds: 1,
     backoff: fastBackoff,
   })
-  t.teardown(() => worker.stop())
+  t.teardown(() => consumer.stop())
   await eventually(async () => (await clicksOf(db, 'refused')).clicks === 3, 'the redelivery')
   await eventually(() => queueEmpty(queue), 'the delete after the commit')
-  await worker.stop()
+  await consumer.stop()
   const metrics = await registry.getMetricsAsJSON()
   t.ok(metricValue(metrics, 'events_failed_total', { reason: 'apply' }) >= 1)
 })
@@ -239,7 +239,7 @@ t.test('a malformed message neither stops the worker nor blocks its batch', asyn
   await sendRaw(queue, [valid(), 'not json {', wrongVersion, valid()])
 
   const registry = new Registry()
-  const worker = startWorker({
+  const consumer = startConsumer({
     db,
     sqs: queue.sqs,
     queueUrl: queue.queueUrl,
@@ -249,7 +249,7 @@ t.test('a malformed message neither stops the worker nor blocks its batch', asyn
     visibilityTimeoutSeconds: 1,
     backoff: fastBackoff,
   })
-  t.teardown(() => worker.stop())
+  t.teardown(() => consumer.stop())
   await eventually(async () => (await clicksOf(db, 'poison')).clicks === 2, 'the valid two')
   await eventually(
     () => queue.server.inspectQueue(queue.dlqName)?.messages.ready.length === 2,
@@ -260,7 +260,7 @@ t.test('a malformed message neither stops the worker nor blocks its batch', asyn
 
   await sendRaw(queue, [valid()])
   await eventually(async () => (await clicksOf(db, 'poison')).clicks === 3, 'a later message')
-  await worker.stop()
+  await consumer.stop()
   const metrics = await registry.getMetricsAsJSON()
   t.ok(metricValue(metrics, 'events_failed_total', { reason: 'invalid' }) >= 4)
   t.equal(metricValue(metrics, 'events_processed_total'), 3)
@@ -276,7 +276,7 @@ t.test('a slow batch stays invisible, and stop() waits for it', async (t) => {
   await blocker.query(`select 1 from urls where code = 'slow' for update`)
   await sendRaw(queue, [JSON.stringify(clickedEvent({ code: 'slow' }))])
 
-  const worker = startWorker({
+  const consumer = startConsumer({
     db,
     sqs: queue.sqs,
     queueUrl: queue.queueUrl,
@@ -285,7 +285,7 @@ t.test('a slow batch stays invisible, and stop() waits for it', async (t) => {
     visibilityTimeoutSeconds: 1,
     backoff: fastBackoff,
   })
-  t.teardown(() => worker.stop())
+  t.teardown(() => consumer.stop())
   await eventually(
     () => queue.server.inspectQueue('events')?.messages.inflight.length === 1,
     'the worker to take the message',
@@ -298,7 +298,7 @@ t.test('a slow batch stays invisible, and stop() waits for it', async (t) => {
   t.equal(stolen.Messages?.length ?? 0, 0, 'visibility was extended while the batch ran')
 
   let stopped = false
-  const stopping = worker.stop().then(() => {
+  const stopping = consumer.stop().then(() => {
     stopped = true
   })
   await new Promise((resolve) => setTimeout(resolve, 300))
@@ -311,7 +311,7 @@ t.test('a slow batch stays invisible, and stop() waits for it', async (t) => {
 
 t.test('stop() ends a long poll at once', async (t) => {
   const queue = await startQueue(t)
-  const worker = startWorker({
+  const consumer = startConsumer({
     db,
     sqs: queue.sqs,
     queueUrl: queue.queueUrl,
@@ -321,6 +321,6 @@ t.test('stop() ends a long poll at once', async (t) => {
   })
   await new Promise((resolve) => setTimeout(resolve, 300))
   const started = Date.now()
-  await worker.stop()
+  await consumer.stop()
   t.ok(Date.now() - started < 2000, `stopped in ${Date.now() - started} ms`)
 })

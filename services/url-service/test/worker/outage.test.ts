@@ -3,7 +3,7 @@ import t from 'tap'
 import { recordClick } from '../../src/events/outbox.js'
 import { startOutboxRelay } from '../../src/events/relay.js'
 import { createSqsClient } from '../../src/events/sqs.js'
-import { startWorker } from '../../src/worker/consumer.js'
+import { startConsumer } from '../../src/worker/consumer.js'
 import {
   clicksOf,
   count,
@@ -44,7 +44,7 @@ t.test('an SQS outage during clicks loses nothing and counts each click once', a
     backoff: { baseMs: 50, maxMs: 400 },
   })
   t.teardown(() => relay.stop())
-  const worker = startWorker({
+  const consumer = startConsumer({
     db,
     sqs: queue.sqs,
     queueUrl: queue.queueUrl,
@@ -53,7 +53,7 @@ t.test('an SQS outage during clicks loses nothing and counts each click once', a
     visibilityTimeoutSeconds: 30,
     backoff: { baseMs: 50, maxMs: 400 },
   })
-  t.teardown(() => worker.stop())
+  t.teardown(() => consumer.stop())
 
   for (let i = 0; i < 10; i++) await recordClick(db, { code: 'outage' })
   await eventually(async () => (await clicksOf(db, 'outage')).clicks === 10, 'the first ten')
@@ -73,7 +73,7 @@ t.test('an SQS outage during clicks loses nothing and counts each click once', a
   }, 'the relay to notice the outage')
   await eventually(() => {
     try {
-      worker.checkQueue()
+      consumer.checkQueue()
       return false
     } catch {
       return true
@@ -95,14 +95,14 @@ t.test('an SQS outage during clicks loses nothing and counts each click once', a
     30_000,
   )
   t.equal(await count(db, 'event_outbox'), 0)
-  t.doesNotThrow(() => worker.checkQueue(), 'the worker is ready again')
+  t.doesNotThrow(() => consumer.checkQueue(), 'the worker is ready again')
   t.ok(
     largestBatch > 0 && largestBatch <= 10,
     `at most ten events in memory per call (${largestBatch})`,
   )
 
   await relay.stop()
-  await worker.stop()
+  await consumer.stop()
   // Nothing was counted twice, nothing is left behind.
   t.equal((await clicksOf(db, 'outage')).clicks, 10 + during)
   t.equal(await count(db, 'processed_events'), 10 + during)
