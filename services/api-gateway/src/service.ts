@@ -12,7 +12,7 @@ import { buildApp, serviceName } from './app.js'
 import type { Config } from './config.js'
 import { createHttpUrlServiceClient } from './url-service-client.js'
 
-export interface StartOptions {
+export interface StartApiGatewayOptions {
   /** This workload's SVID and trust bundle, kept current by the source. */
   source: X509Source
   logger: Logger
@@ -22,7 +22,7 @@ export interface StartOptions {
   exit?: (code: number) => void
 }
 
-export interface RunningGateway {
+export interface RunningApiGateway {
   app: FastifyInstance
   ops: OpsServer
   /** Graceful stop: readiness fails, in-flight requests finish, mTLS pool and source close. */
@@ -33,7 +33,10 @@ export interface RunningGateway {
  * Serves the public API on PORT and ops on OPS_PORT, calling url-service
  * over SPIFFE mTLS, until SIGTERM.
  */
-export async function startGateway(config: Config, options: StartOptions): Promise<RunningGateway> {
+export async function startApiGateway(
+  config: Config,
+  options: StartApiGatewayOptions,
+): Promise<RunningApiGateway> {
   const { source, logger } = options
   await waitForSvid(source, options.svidWaitMs ?? 30_000)
   const registry = createRegistry(serviceName)

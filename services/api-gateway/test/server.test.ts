@@ -9,7 +9,7 @@ import { DevTrustDomain } from '@zt/spiffe/dev-ca'
 import pino from 'pino'
 import t from 'tap'
 import { loadConfig } from '../src/config.js'
-import { startGateway } from '../src/service.js'
+import { startApiGateway } from '../src/service.js'
 import { createPki, ids, startUrlService, urlServiceDatabase } from './helpers/chain.js'
 
 const packageDir = fileURLToPath(new URL('../', import.meta.url))
@@ -83,7 +83,7 @@ t.test('no SVID within the wait means a failed start, not a hang', async (t) => 
   })
   const started = Date.now()
   await t.rejects(
-    startGateway(config, { source, logger: pino({ level: 'silent' }), svidWaitMs: 300 }),
+    startApiGateway(config, { source, logger: pino({ level: 'silent' }), svidWaitMs: 300 }),
     /no X\.509-SVID from SPIFFE_SVID_DIR .* within 300 ms/,
   )
   t.ok(Date.now() - started < 2000)

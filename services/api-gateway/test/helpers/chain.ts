@@ -26,7 +26,7 @@ import {
 import type { FastifyInstance } from 'fastify'
 import pino from 'pino'
 import { loadConfig } from '../../src/config.js'
-import { type RunningGateway, startGateway } from '../../src/service.js'
+import { type RunningApiGateway, startApiGateway } from '../../src/service.js'
 
 interface Teardownable {
   teardown(fn: () => unknown): void
@@ -114,7 +114,7 @@ export async function startUrlService(
   }
 }
 
-export interface GatewayHandle extends RunningGateway {
+export interface GatewayHandle extends RunningApiGateway {
   readonly url: string
   readonly opsUrl: string
 }
@@ -139,7 +139,7 @@ export async function startTestGateway(
     PUBLIC_BASE_URL: 'http://sho.rt',
     ...options.env,
   })
-  const running = await startGateway(config, {
+  const running = await startApiGateway(config, {
     source: options.source,
     logger: silent,
     exit: () => undefined,

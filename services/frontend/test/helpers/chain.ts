@@ -9,7 +9,7 @@
  * nothing deeper (scripts/test/boundaries.test.ts).
  */
 import type { AddressInfo } from 'node:net'
-import { loadConfig as loadGatewayConfig, startGateway } from '@zt/api-gateway'
+import { loadConfig as loadGatewayConfig, startApiGateway } from '@zt/api-gateway'
 import { createTestDatabase, freePort } from '@zt/devkit'
 import { createRegistry } from '@zt/service-kit'
 import { SpiffeId, TrustDomain } from '@zt/spiffe'
@@ -69,7 +69,7 @@ export async function startChain(t: Teardownable): Promise<Chain> {
   // The gateway builds short links on the frontend's origin, so that port is fixed first.
   const frontendPort = await freePort()
   const frontendUrl = `http://127.0.0.1:${frontendPort}`
-  const gateway = await startGateway(
+  const gateway = await startApiGateway(
     loadGatewayConfig({
       LOG_LEVEL: 'silent',
       HOST: '127.0.0.1',
