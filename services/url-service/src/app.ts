@@ -27,7 +27,7 @@ export interface AppDeps {
   /** Where resolved visits go; the events pipeline plugs in here. */
   visits?: VisitRecorder
   /**
-   * SPIFFE mutual TLS for the main listener, as startService always sets it:
+   * SPIFFE mutual TLS for the main listener, as startUrlService always sets it:
    * only callers with a valid SVID of our trust domain connect, and each
    * route admits only the callers it declares. Absent in `inject` tests.
    */

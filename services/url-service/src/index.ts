@@ -17,5 +17,5 @@ export {
 } from './db/database.js'
 export { migrationsDir, runMigrations } from './db/migrations.js'
 export type { Callers, MtlsDeps } from './mtls.js'
-export { type RunningService, type StartOptions, startService } from './service.js'
+export { type RunningUrlService, type StartUrlServiceOptions, startUrlService } from './service.js'
 export { ignoreVisits, type Visit, type VisitRecorder } from './visits.js'

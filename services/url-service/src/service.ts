@@ -1,13 +1,7 @@
-import {
-  buildOpsServer,
-  createRegistry,
-  loggerOptions,
-  type OpsServer,
-  runService,
-} from '@zt/service-kit'
+import { buildOpsServer, createRegistry, type OpsServer, runService } from '@zt/service-kit'
 import { createX509Source, svidReadiness, waitForSvid, type X509Source } from '@zt/spiffe'
 import type { FastifyInstance } from 'fastify'
-import pino, { type Logger } from 'pino'
+import type { Logger } from 'pino'
 import { buildApp, serviceName } from './app.js'
 import type { ServerConfig } from './config.js'
 import { type Database, openDatabase } from './db/database.js'
@@ -15,8 +9,8 @@ import { outboxVisitRecorder } from './events/outbox.js'
 import { type OutboxRelay, startOutboxRelay } from './events/relay.js'
 import type { VisitRecorder } from './visits.js'
 
-export interface StartOptions {
-  logger?: Logger
+export interface StartUrlServiceOptions {
+  logger: Logger
   /** Replaces the Secrets Manager call (tests). */
   fetchSecret?: (secretId: string) => Promise<string>
   visits?: VisitRecorder
@@ -26,7 +20,7 @@ export interface StartOptions {
   exit?: (code: number) => void
 }
 
-export interface RunningService {
+export interface RunningUrlService {
   /** The mTLS main listener. */
   app: FastifyInstance
   ops: OpsServer
@@ -41,11 +35,11 @@ export interface RunningService {
  * over SPIFFE mutual TLS on PORT and ops over plain HTTP on OPS_PORT until
  * SIGTERM. There is no plain-HTTP mode for the API.
  */
-export async function startService(
+export async function startUrlService(
   config: ServerConfig,
-  options: StartOptions = {},
-): Promise<RunningService> {
-  const logger = options.logger ?? pino(loggerOptions(serviceName, config.LOG_LEVEL))
+  options: StartUrlServiceOptions,
+): Promise<RunningUrlService> {
+  const { logger } = options
   const registry = createRegistry(serviceName)
   const source = createX509Source(config, { logger })
   let db: Database

@@ -1,5 +1,5 @@
 /**
- * url-service as server.ts starts it (startService, DirectorySource on SVIDs
+ * url-service as server.ts starts it (startUrlService, DirectorySource on SVIDs
  * the dev CA wrote) over real TLS sockets and a real PostgreSQL: who gets in,
  * who does not, and rotation under load.
  */
@@ -24,7 +24,7 @@ import { buildApp } from '../src/app.js'
 import { loadServerConfig } from '../src/config.js'
 import { openDatabase } from '../src/db/database.js'
 import { runMigrations } from '../src/db/migrations.js'
-import { startService } from '../src/service.js'
+import { startUrlService } from '../src/service.js'
 import { localConfig, silent } from './helpers/setup.js'
 import { devSpiffe, ids } from './helpers/spiffe.js'
 
@@ -60,7 +60,7 @@ const logger = pino(
 )
 
 async function start(env: Record<string, string> = {}) {
-  const service = await startService(loadServerConfig(serverEnv(env)), {
+  const service = await startUrlService(loadServerConfig(serverEnv(env)), {
     logger,
     exit: () => undefined,
   })
@@ -313,7 +313,7 @@ t.test('configuration', async (t) => {
 t.test('start-up fails clearly without an SVID, or with one of another trust domain', async (t) => {
   const empty = join(spiffe.dir, 'nobody')
   await t.rejects(
-    startService(loadServerConfig(serverEnv({ SPIFFE_SVID_DIR: empty })), {
+    startUrlService(loadServerConfig(serverEnv({ SPIFFE_SVID_DIR: empty })), {
       logger: silent,
       svidWaitMs: 300,
       exit: () => undefined,
@@ -321,7 +321,7 @@ t.test('start-up fails clearly without an SVID, or with one of another trust dom
     /no X\.509-SVID from SPIFFE_SVID_DIR .*nobody within 300 ms/,
   )
   await t.rejects(
-    startService(loadServerConfig(serverEnv({ TRUST_DOMAIN: 'other.example' })), {
+    startUrlService(loadServerConfig(serverEnv({ TRUST_DOMAIN: 'other.example' })), {
       logger: silent,
       exit: () => undefined,
     }),

@@ -3,7 +3,7 @@ import t from 'tap'
 import { loadServerConfig } from '../src/config.js'
 import { openDatabase } from '../src/db/database.js'
 import { runMigrations } from '../src/db/migrations.js'
-import { startService } from '../src/service.js'
+import { startUrlService } from '../src/service.js'
 import type { VisitRecorder } from '../src/visits.js'
 import { localConfig, silent } from './helpers/setup.js'
 import { devSpiffe } from './helpers/spiffe.js'
@@ -24,7 +24,7 @@ async function start(databaseUrl: string, visits?: VisitRecorder) {
     ...spiffe.env,
   })
   const exits: number[] = []
-  const service = await startService(config, {
+  const service = await startUrlService(config, {
     logger: silent,
     exit: (code) => exits.push(code),
     ...(visits ? { visits } : {}),

@@ -6,7 +6,7 @@ import { databaseUrlSource } from '../../src/db/credentials.js'
 import { createDatabase } from '../../src/db/database.js'
 import { runMigrations } from '../../src/db/migrations.js'
 import { UrlEvent } from '../../src/events/event.js'
-import { startService } from '../../src/service.js'
+import { startUrlService } from '../../src/service.js'
 import { startConsumer } from '../../src/worker/consumer.js'
 import { devSpiffe } from '../helpers/spiffe.js'
 import { count, eventually, silent, startQueue } from './harness.js'
@@ -26,7 +26,7 @@ t.test('created and clicked events flow from the API to the counter', async (t) 
   const spiffe = await devSpiffe(t)
   const gateway = await spiffe.client()
   const [port, opsPort] = [await freePort(), await freePort()]
-  const service = await startService(
+  const service = await startUrlService(
     loadServerConfig({
       ...spiffe.env,
       DATABASE_URL: database.connectionString,
