@@ -2,13 +2,16 @@
 import { loggerOptions } from '@zt/service-kit'
 import pino from 'pino'
 import { loadWorkerConfig } from './worker/config.js'
-import { startWorkerService, workerServiceName } from './worker/service.js'
+import { startWorker, workerServiceName } from './worker/service.js'
 
-const logger = pino(loggerOptions(workerServiceName, process.env.LOG_LEVEL ?? 'info'))
-
+// 'info' until the configuration (and with it LOG_LEVEL) has been validated.
+const logger = pino(loggerOptions(workerServiceName, 'info'))
 try {
-  await startWorkerService(loadWorkerConfig(), { logger })
+  const config = loadWorkerConfig()
+  logger.level = config.LOG_LEVEL
+  await startWorker(config, { logger })
 } catch (error) {
   logger.fatal({ err: error }, 'worker failed to start')
-  process.exitCode = 1
+  // A database pool may still hold the event loop open; a failed start must end.
+  process.exit(1)
 }

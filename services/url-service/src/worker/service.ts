@@ -1,6 +1,6 @@
 import type { SQSClient } from '@aws-sdk/client-sqs'
-import { buildOpsServer, createRegistry, loggerOptions, runService } from '@zt/service-kit'
-import pino, { type Logger } from 'pino'
+import { buildOpsServer, createRegistry, type OpsServer, runService } from '@zt/service-kit'
+import type { Logger } from 'pino'
 import { type Database, openDatabase } from '../db/database.js'
 import { createSqsClient } from '../events/sqs.js'
 import type { WorkerConfig } from './config.js'
@@ -9,7 +9,7 @@ import { type EventConsumer, startConsumer } from './consumer.js'
 export const workerServiceName = 'worker'
 
 export interface StartWorkerOptions {
-  logger?: Logger
+  logger: Logger
   /** Replaces the Secrets Manager call (tests). */
   fetchSecret?: (secretId: string) => Promise<string>
   /** Injected for tests; defaults to process.exit. */
@@ -17,6 +17,7 @@ export interface StartWorkerOptions {
 }
 
 export interface RunningWorker {
+  ops: OpsServer
   db: Database
   sqs: SQSClient
   consumer: EventConsumer
@@ -25,11 +26,11 @@ export interface RunningWorker {
 }
 
 /** Opens the database, then consumes the queue with only an ops port to serve, until SIGTERM. */
-export async function startWorkerService(
+export async function startWorker(
   config: WorkerConfig,
-  options: StartWorkerOptions = {},
+  options: StartWorkerOptions,
 ): Promise<RunningWorker> {
-  const logger = options.logger ?? pino(loggerOptions(workerServiceName, config.LOG_LEVEL))
+  const { logger } = options
   const registry = createRegistry(workerServiceName)
   // One connection applies batches; a second keeps /readyz honest while it does.
   const db = await openDatabase(config, {
@@ -76,5 +77,5 @@ export async function startWorkerService(
     visibilityTimeoutSeconds: config.EVENTS_VISIBILITY_TIMEOUT_SECONDS,
     dedupRetentionHours: config.EVENTS_DEDUP_RETENTION_HOURS,
   })
-  return { db, sqs, consumer, stop }
+  return { ops, db, sqs, consumer, stop }
 }

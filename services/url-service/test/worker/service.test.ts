@@ -8,7 +8,7 @@ import { createDatabase } from '../../src/db/database.js'
 import { runMigrations } from '../../src/db/migrations.js'
 import { clickedEvent } from '../../src/events/event.js'
 import { defaultVisibilityTimeoutSeconds, loadWorkerConfig } from '../../src/worker/config.js'
-import { startWorkerService } from '../../src/worker/service.js'
+import { startWorker } from '../../src/worker/service.js'
 import { clicksOf, eventually, insertUrl, sendRaw, silent, startQueue } from '../events/harness.js'
 
 t.test('configuration', async (t) => {
@@ -100,7 +100,7 @@ t.test('the worker process: ops port, counting, readiness, shutdown', async (t) 
     EVENTS_WAIT_TIME_SECONDS: '1',
   })
   const exits: number[] = []
-  const running = await startWorkerService(config, {
+  const running = await startWorker(config, {
     logger: silent,
     exit: (code) => exits.push(code),
   })
