@@ -2,3 +2,4 @@ export { type AppOptions, bodyLimit, buildApp, contentSecurityPolicy, serviceNam
 export { type Assets, buildWebAssets, prepareAssets } from './assets.js'
 export { type Config, loadConfig } from './config.js'
 export { type GatewayProxyOptions, gatewayProxy, gatewayReadiness } from './proxy.js'
+export { type RunningFrontend, type StartFrontendOptions, startFrontend } from './service.js'

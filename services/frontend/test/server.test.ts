@@ -6,11 +6,10 @@ import { recordingServer } from './helpers/app.js'
 const packageDir = fileURLToPath(new URL('../', import.meta.url))
 
 t.test(
-  'server.ts serves the UI, relays the API, follows the gateway and stops cleanly',
+  'server.ts starts the frontend from the environment and stops cleanly on SIGTERM',
   async (t) => {
-    let gatewayUp = true
     const gateway = await recordingServer(t, (_req, res) => {
-      res.writeHead(gatewayUp ? 200 : 503, { 'content-type': 'application/json' })
+      res.writeHead(200, { 'content-type': 'application/json' })
       res.end('{"items":[],"nextCursor":null}')
     })
     const [port, opsPort] = [await freePort(), await freePort()]
@@ -36,17 +35,6 @@ t.test(
     const api = await fetch(`http://127.0.0.1:${port}/api/urls?limit=5`)
     t.equal(api.status, 200)
     t.equal(gateway.seen.at(-1)?.url, '/api/urls?limit=5')
-
-    gatewayUp = false
-    const notReady = await fetch(`http://127.0.0.1:${opsPort}/readyz`)
-    t.equal(notReady.status, 503, 'a failing gateway makes the frontend unready')
-    t.match(await notReady.text(), /api-gateway answered 503/)
-    t.equal((await fetch(`http://127.0.0.1:${opsPort}/healthz`)).status, 200)
-    const metrics = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text()
-    t.match(
-      metrics,
-      /http_server_request_duration_seconds_count\{service="frontend",method="GET",route="\/api\/\*"/,
-    )
 
     t.equal(await stop(), 0, 'SIGTERM ends it with 0')
     t.notMatch(output(), /"level":"(error|fatal)"/)
