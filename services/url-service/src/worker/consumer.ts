@@ -110,6 +110,188 @@ function parseMessages(messages: readonly Message[]): Parsed {
 
 const pruneIntervalMs = 3600_000
 
+/** What every step of the consumer reads: its settings, resolved once, and its metrics. */
+interface Consumer {
+  db: Queryable
+  sqs: SQSClient
+  queueUrl: string
+  log: EventLog
+  metrics: WorkerMetrics | undefined
+  waitTimeSeconds: number
+  visibilityTimeoutSeconds: number
+  retentionHours: number
+  backoff: BackoffOptions
+  random: (() => number) | undefined
+}
+
+/** What the loop changes while it runs, and stop() and checkQueue() read. */
+interface LoopState {
+  stopping: boolean
+  receiveError: Error | undefined
+  nextPruneAt: number
+  readonly sleeper: Sleeper
+  readonly polling: AbortController
+}
+
+function countFailure(consumer: Consumer, reason: FailureReason, count = 1): void {
+  consumer.metrics?.failed.inc({ reason }, count)
+}
+
+/** Renews the visibility of messages still being worked on, so no other worker takes them. */
+function keepInvisible(consumer: Consumer, messages: readonly Message[]): () => void {
+  const { sqs, queueUrl, visibilityTimeoutSeconds } = consumer
+  const renew = async () => {
+    try {
+      const output = await sqs.send(
+        new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: messages.map((message, i) => ({
+            Id: String(i),
+            ReceiptHandle: message.ReceiptHandle,
+            VisibilityTimeout: visibilityTimeoutSeconds,
+          })),
+        }),
+      )
+      if (output.Failed?.length) countFailure(consumer, 'visibility', output.Failed.length)
+    } catch (error) {
+      countFailure(consumer, 'visibility')
+      consumer.log.warn({ err: error }, 'could not extend message visibility')
+    }
+  }
+  const timer = setInterval(renew, (visibilityTimeoutSeconds * 1000) / 2)
+  return () => clearInterval(timer)
+}
+
+async function deleteMessages(consumer: Consumer, messages: readonly Message[]): Promise<void> {
+  const { sqs, queueUrl, log } = consumer
+  try {
+    const output = await sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: messages.map((message, i) => ({
+          Id: String(i),
+          ReceiptHandle: message.ReceiptHandle,
+        })),
+      }),
+    )
+    if (output.Failed?.length) {
+      countFailure(consumer, 'delete', output.Failed.length)
+      log.warn(
+        { failed: output.Failed.map((entry) => entry.Code) },
+        'could not delete applied messages; their redelivery will be skipped as duplicates',
+      )
+    }
+  } catch (error) {
+    countFailure(consumer, 'delete', messages.length)
+    log.warn(
+      { err: error, count: messages.length },
+      'could not delete applied messages; their redelivery will be skipped as duplicates',
+    )
+  }
+}
+
+/** Returns false when the batch could not be applied (the caller backs off). */
+async function handleBatch(consumer: Consumer, messages: readonly Message[]): Promise<boolean> {
+  const { log, metrics } = consumer
+  const { valid, invalid } = parseMessages(messages)
+  for (const { message, reason } of invalid) {
+    // Not deleted: after maxReceiveCount receives the redrive policy moves
+    // it to the dead-letter queue, where it can be inspected. The body is
+    // not logged; the id finds it there.
+    log.error(
+      {
+        messageId: message.MessageId,
+        receiveCount: Number(message.Attributes?.ApproximateReceiveCount ?? 0),
+        reason,
+      },
+      'invalid event message left for the dead-letter queue',
+    )
+  }
+  if (invalid.length > 0) countFailure(consumer, 'invalid', invalid.length)
+  if (valid.length === 0) return true
+
+  const inHand = valid.map((entry) => entry.message)
+  const stopRenewing = keepInvisible(consumer, inHand)
+  try {
+    const result = await applyEvents(
+      consumer.db,
+      valid.map((entry) => entry.event),
+    )
+    const now = Date.now()
+    for (const event of result.applied) {
+      metrics?.processed.inc({ type: event.type })
+      metrics?.lag.observe(Math.max(0, (now - Date.parse(event.occurredAt)) / 1000))
+    }
+    metrics?.duplicates.inc(result.duplicates)
+  } catch (error) {
+    countFailure(consumer, 'apply', valid.length)
+    log.error(
+      { err: error, count: valid.length },
+      'could not apply events; they will be redelivered',
+    )
+    return false
+  } finally {
+    stopRenewing()
+  }
+  await deleteMessages(consumer, inHand)
+  return true
+}
+
+/** At most once an hour, whatever the batch rate. */
+async function pruneIfDue(consumer: Consumer, state: LoopState): Promise<void> {
+  if (Date.now() < state.nextPruneAt) return
+  state.nextPruneAt = Date.now() + pruneIntervalMs
+  try {
+    const removed = await pruneProcessedEvents(consumer.db, consumer.retentionHours)
+    if (removed > 0) consumer.log.info({ removed }, 'pruned old idempotency records')
+  } catch (error) {
+    countFailure(consumer, 'prune')
+    consumer.log.warn({ err: error }, 'could not prune idempotency records')
+  }
+}
+
+async function consumeUntilStopped(consumer: Consumer, state: LoopState): Promise<void> {
+  const { sqs, log } = consumer
+  const sleepAfter = (failures: number) =>
+    state.sleeper.sleep(backoffDelay(failures, consumer.backoff, consumer.random))
+  let failures = 0
+  while (!state.stopping) {
+    await pruneIfDue(consumer, state)
+    let messages: Message[]
+    try {
+      const output = await sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: consumer.queueUrl,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: consumer.waitTimeSeconds,
+          VisibilityTimeout: consumer.visibilityTimeoutSeconds,
+          MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+        }),
+        { abortSignal: state.polling.signal },
+      )
+      messages = output.Messages ?? []
+      state.receiveError = undefined
+    } catch (error) {
+      if (state.stopping) break
+      state.receiveError = error instanceof Error ? error : new Error(String(error))
+      countFailure(consumer, 'receive')
+      failures += 1
+      log.warn({ err: error, failures }, 'could not receive from the queue')
+      await sleepAfter(failures)
+      continue
+    }
+    if (messages.length === 0) {
+      failures = 0
+      continue
+    }
+    if (await handleBatch(consumer, messages)) failures = 0
+    else {
+      failures += 1
+      await sleepAfter(failures)
+    }
+  }
+}
+
 /**
  * Long-polls the queue and applies each batch in one database transaction,
  * deleting the messages only after the commit. A crash anywhere before the
@@ -117,178 +299,38 @@ const pruneIntervalMs = 3600_000
  * second application a no-op.
  */
 export function startConsumer(options: ConsumerOptions): EventConsumer {
-  const waitTimeSeconds = options.waitTimeSeconds ?? 20
-  const { visibilityTimeoutSeconds } = options
-  const retentionHours = options.dedupRetentionHours ?? 14 * 24
-  const backoff = options.backoff ?? defaultBackoff
-  const metrics = options.registry ? workerMetrics(options.registry) : undefined
-  const { log, sqs, queueUrl } = options
-  const sleeper = new Sleeper()
-  const polling = new AbortController()
-  let stopping = false
-  let receiveError: Error | undefined
-  let nextPruneAt = Date.now()
-
-  const fail = (reason: FailureReason, count = 1) => metrics?.failed.inc({ reason }, count)
-
-  /** Renews the visibility of messages still being worked on, so no other worker takes them. */
-  const keepInvisible = (messages: readonly Message[]) => {
-    const renew = async () => {
-      try {
-        const output = await sqs.send(
-          new ChangeMessageVisibilityBatchCommand({
-            QueueUrl: queueUrl,
-            Entries: messages.map((message, i) => ({
-              Id: String(i),
-              ReceiptHandle: message.ReceiptHandle,
-              VisibilityTimeout: visibilityTimeoutSeconds,
-            })),
-          }),
-        )
-        if (output.Failed?.length) fail('visibility', output.Failed.length)
-      } catch (error) {
-        fail('visibility')
-        log.warn({ err: error }, 'could not extend message visibility')
-      }
-    }
-    const timer = setInterval(renew, (visibilityTimeoutSeconds * 1000) / 2)
-    return () => clearInterval(timer)
+  const consumer: Consumer = {
+    db: options.db,
+    sqs: options.sqs,
+    queueUrl: options.queueUrl,
+    log: options.log,
+    metrics: options.registry ? workerMetrics(options.registry) : undefined,
+    waitTimeSeconds: options.waitTimeSeconds ?? 20,
+    visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
+    retentionHours: options.dedupRetentionHours ?? 14 * 24,
+    backoff: options.backoff ?? defaultBackoff,
+    random: options.random,
   }
-
-  const deleteMessages = async (messages: readonly Message[]) => {
-    try {
-      const output = await sqs.send(
-        new DeleteMessageBatchCommand({
-          QueueUrl: queueUrl,
-          Entries: messages.map((message, i) => ({
-            Id: String(i),
-            ReceiptHandle: message.ReceiptHandle,
-          })),
-        }),
-      )
-      if (output.Failed?.length) {
-        fail('delete', output.Failed.length)
-        log.warn(
-          { failed: output.Failed.map((entry) => entry.Code) },
-          'could not delete applied messages; their redelivery will be skipped as duplicates',
-        )
-      }
-    } catch (error) {
-      fail('delete', messages.length)
-      log.warn(
-        { err: error, count: messages.length },
-        'could not delete applied messages; their redelivery will be skipped as duplicates',
-      )
-    }
+  const state: LoopState = {
+    stopping: false,
+    receiveError: undefined,
+    nextPruneAt: Date.now(),
+    sleeper: new Sleeper(),
+    polling: new AbortController(),
   }
-
-  /** Returns false when the batch could not be applied (the caller backs off). */
-  const handleBatch = async (messages: readonly Message[]): Promise<boolean> => {
-    const { valid, invalid } = parseMessages(messages)
-    for (const { message, reason } of invalid) {
-      // Not deleted: after maxReceiveCount receives the redrive policy moves
-      // it to the dead-letter queue, where it can be inspected. The body is
-      // not logged; the id finds it there.
-      log.error(
-        {
-          messageId: message.MessageId,
-          receiveCount: Number(message.Attributes?.ApproximateReceiveCount ?? 0),
-          reason,
-        },
-        'invalid event message left for the dead-letter queue',
-      )
-    }
-    if (invalid.length > 0) fail('invalid', invalid.length)
-    if (valid.length === 0) return true
-
-    const stopRenewing = keepInvisible(valid.map((entry) => entry.message))
-    try {
-      const result = await applyEvents(
-        options.db,
-        valid.map((entry) => entry.event),
-      )
-      const now = Date.now()
-      for (const event of result.applied) {
-        metrics?.processed.inc({ type: event.type })
-        metrics?.lag.observe(Math.max(0, (now - Date.parse(event.occurredAt)) / 1000))
-      }
-      metrics?.duplicates.inc(result.duplicates)
-    } catch (error) {
-      fail('apply', valid.length)
-      log.error(
-        { err: error, count: valid.length },
-        'could not apply events; they will be redelivered',
-      )
-      return false
-    } finally {
-      stopRenewing()
-    }
-    await deleteMessages(valid.map((entry) => entry.message))
-    return true
-  }
-
-  const prune = async () => {
-    if (Date.now() < nextPruneAt) return
-    nextPruneAt = Date.now() + pruneIntervalMs
-    try {
-      const removed = await pruneProcessedEvents(options.db, retentionHours)
-      if (removed > 0) log.info({ removed }, 'pruned old idempotency records')
-    } catch (error) {
-      fail('prune')
-      log.warn({ err: error }, 'could not prune idempotency records')
-    }
-  }
-
-  const loop = async () => {
-    let failures = 0
-    while (!stopping) {
-      await prune()
-      let messages: Message[]
-      try {
-        const output = await sqs.send(
-          new ReceiveMessageCommand({
-            QueueUrl: queueUrl,
-            MaxNumberOfMessages: 10,
-            WaitTimeSeconds: waitTimeSeconds,
-            VisibilityTimeout: visibilityTimeoutSeconds,
-            MessageSystemAttributeNames: ['ApproximateReceiveCount'],
-          }),
-          { abortSignal: polling.signal },
-        )
-        messages = output.Messages ?? []
-        receiveError = undefined
-      } catch (error) {
-        if (stopping) break
-        receiveError = error instanceof Error ? error : new Error(String(error))
-        fail('receive')
-        failures += 1
-        log.warn({ err: error, failures }, 'could not receive from the queue')
-        await sleeper.sleep(backoffDelay(failures, backoff, options.random))
-        continue
-      }
-      if (messages.length === 0) {
-        failures = 0
-        continue
-      }
-      if (await handleBatch(messages)) failures = 0
-      else {
-        failures += 1
-        await sleeper.sleep(backoffDelay(failures, backoff, options.random))
-      }
-    }
-  }
-  const running = loop()
+  const running = consumeUntilStopped(consumer, state)
 
   return {
     async stop() {
-      stopping = true
+      state.stopping = true
       // Aborting the long poll loses nothing: anything it received becomes
       // visible again after the visibility timeout.
-      polling.abort()
-      sleeper.wake()
+      state.polling.abort()
+      state.sleeper.wake()
       await running
     },
     checkQueue() {
+      const { receiveError } = state
       if (receiveError) throw new Error(`last receive failed: ${receiveError.name}`)
     },
   }
