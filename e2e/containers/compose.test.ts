@@ -149,6 +149,22 @@ t.test('docker compose up: a link, its redirect, the click counted, then down -v
     'the migration ran to completion',
   )
 
+  // `up -d` returns once the frontend's dependencies are healthy; the worker
+  // is none of them. Wait for it too, so the click's time below is the
+  // event's path, not a loaded machine starting a container.
+  let worker = ''
+  for (let i = 0; i < 120 && worker !== 'healthy'; i++) {
+    if (i > 0) await sleep(1000)
+    const out = await podman([
+      'inspect',
+      `${project}_worker_1`,
+      '--format',
+      '{{.State.Health.Status}}',
+    ])
+    worker = out.stdout.trim()
+  }
+  t.equal(worker, 'healthy', 'the worker is healthy')
+
   // The frontend is published on 127.0.0.1:3000 only; wait for it to answer.
   let created: Response | undefined
   const target = `https://example.com/compose/${Date.now()}`
@@ -174,14 +190,22 @@ t.test('docker compose up: a link, its redirect, the click counted, then down -v
   let clicks = ''
   const clickStarted = Date.now()
   // The outbox relay and the worker back off after a failed call (up to
-  // tens of seconds); a click can wait out one such back-off.
+  // tens of seconds); a click can wait out one such back-off. Logs are shown
+  // when it takes longer than a healthy path's few seconds.
   while (Date.now() - clickStarted < 60_000) {
     clicks = await psql(`select clicks from urls where code = '${code}'`)
     if (clicks === '1') break
     await sleep(500)
   }
-  if (clicks !== '1') {
-    const logs = await compose(['logs', '--no-color', '--tail=40', 'url-service', 'worker'])
+  if (clicks !== '1' || Date.now() - clickStarted > 5000) {
+    const logs = await compose([
+      'logs',
+      '--no-color',
+      '--tail=60',
+      'url-service',
+      'worker',
+      'localstack',
+    ])
     t.comment(logs.stdout)
   }
   t.equal(
