@@ -12,6 +12,16 @@ import {
 } from './credentials.js'
 import { sslOptions } from './tls.js'
 
+/** A pool, a Database, or a client inside a transaction: what runs one statement. */
+export interface Queryable {
+  query(text: string, values?: unknown[]): Promise<pg.QueryResult>
+}
+
+/** Queries, and a client of its own for a transaction (the relay's claim, the worker's batch). */
+export interface Connectable extends Queryable {
+  connect(): Promise<pg.PoolClient>
+}
+
 /** The pool plus the one rule every caller needs: retry once after a rotated password. */
 export interface Database {
   readonly pool: pg.Pool

@@ -1,16 +1,6 @@
-import type pg from 'pg'
+import type { Queryable } from '../db/database.js'
 import type { VisitRecorder } from '../visits.js'
 import { type ClickInput, clickedEvent } from './event.js'
-
-/** A pool, a Database, or a client inside a transaction: each can write to the outbox. */
-export interface Queryable {
-  query(text: string, values?: unknown[]): Promise<pg.QueryResult>
-}
-
-/** What the relay and the worker need: queries, and a client of their own for a transaction. */
-export interface Db extends Queryable {
-  connect(): Promise<pg.PoolClient>
-}
 
 /**
  * The one statement that writes the transactional outbox: an event row with

@@ -1,5 +1,6 @@
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs'
 import { Counter, Gauge, type Registry } from 'prom-client'
+import type { Connectable } from '../db/database.js'
 import {
   type BackoffOptions,
   backoffDelay,
@@ -7,14 +8,13 @@ import {
   type EventLog,
   Sleeper,
 } from './backoff.js'
-import type { Db } from './outbox.js'
 import { createSqsClient } from './sqs.js'
 
 /** SendMessageBatch takes at most ten entries. */
 export const maxBatchSize = 10
 
 export interface RelayOptions {
-  db: Db
+  db: Connectable
   /**
    * The client to send with. Without one the relay makes its own (which can
    * only be asked to send), as url-service runs it, and closes it on stop().
@@ -49,7 +49,7 @@ interface RelayMetrics {
   failed: Counter<'reason'>
 }
 
-function relayMetrics(registry: Registry, db: Db): RelayMetrics {
+function relayMetrics(registry: Registry, db: Connectable): RelayMetrics {
   new Gauge({
     name: 'events_outbox_oldest_age_seconds',
     help: 'Age of the oldest event not yet published to SQS (0 when the outbox is empty)',

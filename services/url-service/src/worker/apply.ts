@@ -1,5 +1,5 @@
+import type { Queryable } from '../db/database.js'
 import type { UrlEvent } from '../events/event.js'
-import type { Queryable } from '../events/outbox.js'
 
 export interface ApplyResult {
   /** Events applied by this call: their ids were not yet in processed_events. */

@@ -6,6 +6,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs'
 import { Counter, Histogram, type Registry } from 'prom-client'
+import type { Queryable } from '../db/database.js'
 import {
   type BackoffOptions,
   backoffDelay,
@@ -14,7 +15,6 @@ import {
   Sleeper,
 } from '../events/backoff.js'
 import { UrlEvent } from '../events/event.js'
-import type { Queryable } from '../events/outbox.js'
 import { applyEvents, pruneProcessedEvents } from './apply.js'
 
 export interface ConsumerOptions {
