@@ -4,10 +4,10 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import t from 'tap'
-import { startLocalstackStandin } from '../src/localstack/server.js'
+import { startLocalstackStandin } from '../../src/localstack/server.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const repo = resolve(here, '../../..')
+const repo = resolve(here, '../../../..')
 
 async function sqs(url: string, operation: string, input: object) {
   const response = await fetch(url, {
@@ -40,7 +40,7 @@ t.test(
     await writeFile(join(readyDir, 'zz-not-executable.sh'), 'exit 1\n', { mode: 0o644 })
     await writeFile(
       join(binDir, 'awslocal'),
-      `#!/bin/sh\nexec "${process.execPath}" --conditions=zt-source --import=tsx "${join(here, '../src/localstack/awslocal.ts')}" "$@"\n`,
+      `#!/bin/sh\nexec "${process.execPath}" --conditions=zt-source --import=tsx "${join(here, '../../src/localstack/awslocal.ts')}" "$@"\n`,
       { mode: 0o755 },
     )
     Object.assign(process.env, {

@@ -1,7 +1,7 @@
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { ManagedProcess } from '../src/stack/process.js'
+import { ManagedProcess } from '../../src/stack/process.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 
@@ -9,7 +9,7 @@ t.test('nodeArgs reach node before the entry (e.g. --cpu-prof for a benchmark)',
   const lines: string[] = []
   const child = new ManagedProcess({
     name: 'probe',
-    cwd: join(here, '..'),
+    cwd: join(here, '../..'),
     entry: 'test/fixtures/exec-argv.ts',
     nodeArgs: ['--max-old-space-size=64'],
     env: {},
@@ -26,7 +26,7 @@ t.test('a compiled .js entry runs on plain node, as in the images', async (t) =>
   const lines: string[] = []
   const child = new ManagedProcess({
     name: 'probe',
-    cwd: join(here, '..'),
+    cwd: join(here, '../..'),
     entry: 'test/fixtures/exec-argv.js',
     env: {},
     output: (_name, line) => lines.push(line),

@@ -1,8 +1,8 @@
 import { createServer } from 'node:net'
 import t from 'tap'
-import { formatLogLine } from '../src/stack/logs.js'
-import { PortInUseError, randomPorts, startStack } from '../src/stack/stack.js'
-import { isPortFree, waitForOk } from '../src/stack/wait.js'
+import { formatLogLine } from '../../src/stack/logs.js'
+import { PortInUseError, randomPorts, startStack } from '../../src/stack/stack.js'
+import { isPortFree, waitForOk } from '../../src/stack/wait.js'
 
 t.test('pino lines become one readable line; other lines pass through', async (t) => {
   const line = JSON.stringify({
