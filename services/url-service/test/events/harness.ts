@@ -1,10 +1,6 @@
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs'
-import { createTestDatabase } from '@zt/devkit'
 import { type FauxqsServer, startFauxqs } from 'fauxqs'
-import pino from 'pino'
-import { databaseUrlSource } from '../../src/db/credentials.js'
-import { createDatabase, type Database } from '../../src/db/database.js'
-import { runMigrations } from '../../src/db/migrations.js'
+import type { Database } from '../../src/db/database.js'
 import { createSqsClient } from '../../src/events/sqs.js'
 import { defaultVisibilityTimeoutSeconds } from '../../src/worker/config.js'
 
@@ -12,24 +8,10 @@ interface Tap {
   teardown(fn: () => unknown): void
 }
 
-export const silent = pino({ level: 'silent' })
+export { silent } from '../helpers/setup.js'
 
 /** Short enough to keep a file bounded, long enough to stay out of the scheduler's noise. */
 export const fastBackoff = { baseMs: 20, maxMs: 200 }
-
-/** A database of this test file's own with the url-service migrations applied. */
-export async function migratedDatabase(t: Tap, max = 8): Promise<Database> {
-  const test = await createTestDatabase(t)
-  const db = await createDatabase({
-    source: databaseUrlSource(test.connectionString),
-    ssl: false,
-    max,
-    logger: silent,
-  })
-  t.teardown(() => db.close())
-  await runMigrations(db, silent)
-  return db
-}
 
 export async function insertUrl(db: Database, code: string): Promise<void> {
   await db.query(`insert into urls (code, url) values ($1, 'https://example.com/')`, [code])

@@ -14,10 +14,11 @@ import { mockClient } from 'aws-sdk-client-mock'
 import { clickedEvent } from '../../src/events/event.js'
 import { outboxInsert, recordClick } from '../../src/events/outbox.js'
 import { startOutboxRelay } from '../../src/events/relay.js'
-import { migratedDatabase, silent } from './harness.js'
+import { migratedDatabase } from '../helpers/setup.js'
+import { silent } from './harness.js'
 
 const teardowns: Array<() => unknown> = []
-const db = await migratedDatabase({ teardown: (fn) => teardowns.push(fn) }, 10)
+const { db } = await migratedDatabase({ teardown: (fn) => teardowns.push(fn) }, 10)
 const codes = Array.from({ length: 1000 }, (_, i) => `bench${i}`)
 await db.query(`insert into urls (code, url) select unnest($1::text[]), 'https://example.com/'`, [
   codes,

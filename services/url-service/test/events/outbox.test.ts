@@ -2,10 +2,11 @@ import t from 'tap'
 import { UrlEvent } from '../../src/events/event.js'
 import { outboxVisitRecorder, recordClick } from '../../src/events/outbox.js'
 import { UrlStore } from '../../src/store.js'
-import { count, migratedDatabase } from './harness.js'
+import { migratedDatabase } from '../helpers/setup.js'
+import { count } from './harness.js'
 
 t.test('outbox writes', async (t) => {
-  const db = await migratedDatabase(t, 3)
+  const { db } = await migratedDatabase(t, 3)
 
   t.test('a click becomes one valid url.clicked row', async (t) => {
     await db.query('truncate event_outbox')

@@ -11,7 +11,8 @@ import { backoffDelay } from '../../src/events/backoff.js'
 import { UrlEvent } from '../../src/events/event.js'
 import { recordClick } from '../../src/events/outbox.js'
 import { relayBatch, startOutboxRelay } from '../../src/events/relay.js'
-import { count, eventually, fastBackoff, migratedDatabase, silent } from './harness.js'
+import { migratedDatabase } from '../helpers/setup.js'
+import { count, eventually, fastBackoff, silent } from './harness.js'
 
 const queueUrl = 'https://sqs.us-east-1.amazonaws.com/000000000000/events'
 
@@ -47,7 +48,7 @@ t.test('backoff is exponential, capped and jittered', async (t) => {
 })
 
 t.test('relay', async (t) => {
-  const db = await migratedDatabase(t)
+  const { db } = await migratedDatabase(t)
   const sqs = new SQSClient({ region: 'us-east-1' })
   const mock = mockClient(sqs)
   t.beforeEach(async () => {
@@ -212,7 +213,7 @@ t.test('relay', async (t) => {
 })
 
 t.test('without a client the relay sends with its own and closes it on stop()', async (t) => {
-  const db = await migratedDatabase(t, 3)
+  const { db } = await migratedDatabase(t, 3)
   // Every SQSClient, so also the one the relay makes for itself.
   const mock = mockClient(SQSClient)
   t.teardown(() => mock.restore())

@@ -20,13 +20,17 @@ export function localConfig(database: TestDatabase, extra: Record<string, string
   })
 }
 
-/** A test database of this file's own, migrated, with a pool closed at teardown. */
+/**
+ * A test database of this file's own, migrated, with a pool (of `max`
+ * connections) closed at teardown. The one way url-service's tests get one.
+ */
 export async function migratedDatabase(
   t: Teardownable,
+  max = 8,
 ): Promise<{ db: Database; database: TestDatabase; config: Config }> {
   const database = await createTestDatabase(t)
   const config = localConfig(database)
-  const db = await openDatabase(config, { logger: silent })
+  const db = await openDatabase(config, { logger: silent, max })
   t.teardown(() => db.close())
   await runMigrations(db, silent)
   return { db, database, config }

@@ -14,12 +14,12 @@ import {
   eventually,
   fastBackoff,
   insertUrl,
-  migratedDatabase,
   type Queue,
   sendRaw,
   silent,
   startQueue,
 } from '../events/harness.js'
+import { migratedDatabase } from '../helpers/setup.js'
 
 function metricValue(
   metrics: Awaited<ReturnType<Registry['getMetricsAsJSON']>>,
@@ -55,7 +55,7 @@ async function relayAll(db: Database, queue: Queue) {
   await relay.stop()
 }
 
-const db = await migratedDatabase(t)
+const { db } = await migratedDatabase(t)
 
 t.test('a batch is applied once, however often it arrives', async (t) => {
   await insertUrl(db, 'apply1')

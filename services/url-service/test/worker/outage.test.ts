@@ -4,18 +4,11 @@ import { recordClick } from '../../src/events/outbox.js'
 import { startOutboxRelay } from '../../src/events/relay.js'
 import { createSqsClient } from '../../src/events/sqs.js'
 import { startConsumer } from '../../src/worker/consumer.js'
-import {
-  clicksOf,
-  count,
-  eventually,
-  insertUrl,
-  migratedDatabase,
-  silent,
-  startQueue,
-} from '../events/harness.js'
+import { clicksOf, count, eventually, insertUrl, silent, startQueue } from '../events/harness.js'
+import { migratedDatabase } from '../helpers/setup.js'
 
 t.test('an SQS outage during clicks loses nothing and counts each click once', async (t) => {
-  const db = await migratedDatabase(t)
+  const { db } = await migratedDatabase(t)
   const queue = await startQueue(t, { visibilityTimeoutSeconds: 5 })
   await insertUrl(db, 'outage')
 
