@@ -26,9 +26,14 @@ export interface Attempt {
   contentType?: string
   /** The client-side error or the problem title. */
   detail: string
-  /** Which layer stopped it (or "nobody" for the control). */
+  /** Which layer stopped it ("nobody" when it was answered with data). */
+  stoppedBy: Layer
+  /** The same, in a learner's words, with the server's reason when it logged one. */
   layer: string
 }
+
+/** url-service's layers, in the order a connection meets them. */
+export type Layer = 'tls-handshake' | 'spiffe-verification' | 'route-authorizer' | 'nobody'
 
 const svidFiles = (dir: string) => ({
   cert: join(dir, 'svid.pem'),
@@ -85,6 +90,8 @@ export function callUrlService(
 interface Attack {
   tried: string
   credentials: (ctx: AttackContext) => Promise<Credentials>
+  /** The layer that must stop it: the test fails if another one does. */
+  stoppedBy: Exclude<Layer, 'nobody'>
 }
 
 interface AttackContext {
@@ -110,9 +117,10 @@ export async function workerSvid(
 
 /** The identity attacks of suite 1, each a client certificate someone might try. */
 export const identityAttacks: Attack[] = [
-  { tried: 'no client certificate', credentials: async () => ({}) },
+  { tried: 'no client certificate', credentials: async () => ({}), stoppedBy: 'tls-handshake' },
   {
     tried: "a certificate from a foreign CA claiming the gateway's ID",
+    stoppedBy: 'tls-handshake',
     credentials: async ({ trustDomain }) => {
       const foreign = await createCertificateAuthority({ trustDomain })
       const svid = await mintSvid(foreign, { id: id(trustDomain, '/ns/services/sa/api-gateway') })
@@ -121,6 +129,7 @@ export const identityAttacks: Attack[] = [
   },
   {
     tried: "the right CA, the frontend's ID (spiffe://<td>/ns/public/sa/frontend)",
+    stoppedBy: 'route-authorizer',
     credentials: async ({ ca, trustDomain }) => {
       const svid = await mintSvid(ca, { id: id(trustDomain, '/ns/public/sa/frontend') })
       return { cert: svid.certificatesPem, key: svid.keyPem }
@@ -128,10 +137,12 @@ export const identityAttacks: Attack[] = [
   },
   {
     tried: "a valid SVID with the worker's ID (the right CA, another workload's ID)",
+    stoppedBy: 'route-authorizer',
     credentials: ({ ca, trustDomain }) => workerSvid(ca, trustDomain),
   },
   {
     tried: "an expired certificate with the gateway's ID",
+    stoppedBy: 'tls-handshake',
     credentials: async ({ ca, trustDomain }) => {
       const svid = await mintSvid(ca, {
         id: id(trustDomain, '/ns/services/sa/api-gateway'),
@@ -143,6 +154,7 @@ export const identityAttacks: Attack[] = [
   },
   {
     tried: "two URI SANs (the gateway's ID and another)",
+    stoppedBy: 'spiffe-verification',
     credentials: async ({ ca, trustDomain }) => {
       const svid = await mintSvid(ca, {
         uris: [
@@ -155,6 +167,7 @@ export const identityAttacks: Attack[] = [
   },
   {
     tried: "a CA certificate used as a leaf, with the gateway's ID",
+    stoppedBy: 'spiffe-verification',
     credentials: async ({ ca, trustDomain }) => {
       const svid = await mintSvid(ca, {
         id: id(trustDomain, '/ns/services/sa/api-gateway'),
@@ -165,6 +178,7 @@ export const identityAttacks: Attack[] = [
   },
   {
     tried: 'another trust domain (spiffe://evil.example/ns/services/sa/api-gateway, its own CA)',
+    stoppedBy: 'tls-handshake',
     credentials: async () => {
       const other = await createCertificateAuthority({ trustDomain: 'evil.example' })
       const svid = await mintSvid(other, { id: 'spiffe://evil.example/ns/services/sa/api-gateway' })
@@ -211,6 +225,7 @@ export async function attempt(
       status: answer.status,
       contentType: answer.contentType,
       detail: title,
+      stoppedBy: answer.status === 403 ? 'route-authorizer' : 'nobody',
       layer:
         answer.status === 403
           ? 'url-service route authorizer (installSpiffe: this ID may not call this route)'
@@ -227,6 +242,7 @@ export async function attempt(
       tried,
       outcome: 'refused',
       detail: tlsMessage(error),
+      stoppedBy: refusal ? 'spiffe-verification' : 'tls-handshake',
       layer: refusal
         ? `url-service SPIFFE verification after the handshake (attachMtls: ${reason ?? 'refused'}); connection destroyed`
         : 'url-service TLS handshake (OpenSSL: client certificate missing or not chained to the trust bundle)',
@@ -237,7 +253,7 @@ export async function attempt(
 /** Runs the control (the gateway's real SVID) and every attack against url-service. */
 export async function runIdentityAttacks(stack: E2eStack): Promise<{
   control: Attempt
-  attacks: Attempt[]
+  attacks: Array<Attempt & { expected: Layer }>
 }> {
   const context: AttackContext = {
     ca: await stackAuthority(stack),
@@ -248,9 +264,10 @@ export async function runIdentityAttacks(stack: E2eStack): Promise<{
     "control: the gateway's own SVID",
     await readSvid(join(stack.svidDir, 'api-gateway')),
   )
-  const attacks: Attempt[] = []
+  const attacks: Array<Attempt & { expected: Layer }> = []
   for (const attack of identityAttacks) {
-    attacks.push(await attempt(stack, attack.tried, await attack.credentials(context)))
+    const result = await attempt(stack, attack.tried, await attack.credentials(context))
+    attacks.push({ ...result, expected: attack.stoppedBy })
   }
   return { control, attacks }
 }
