@@ -4,19 +4,18 @@ import {
   type CreateUrlRequest,
   internalRoutes,
   type ListQuery,
-  ProblemDocument,
   type ResolveRequest,
   ResolveResponse,
   TargetUrl,
   UrlPage,
   UrlRecord,
 } from '@zt/contracts'
-import { HttpProblem } from '@zt/service-kit'
 import type { FastifyBaseLogger } from 'fastify'
 import { Histogram, type Registry } from 'prom-client'
 import type { Dispatcher } from 'undici'
 import type { z } from 'zod'
 import { traceparentFor } from './trace.js'
+import { type Answer, badGateway, interpret, unavailable } from './url-service-answer.js'
 
 /** What every call carries so one request can be followed across services. */
 export interface CallContext {
@@ -51,17 +50,6 @@ export interface HttpUrlServiceClientOptions {
   registry?: Registry
 }
 
-const unavailable = () =>
-  new HttpProblem(503, 'The URL service is unavailable. Try again shortly.', {
-    headers: { 'retry-after': '1' },
-  })
-const badGateway = () => new HttpProblem(502, 'The URL service could not complete the request.')
-
-// Upstream statuses that describe the caller's request and so are passed on.
-// 401/403 are not among them: they mean url-service refused the gateway's own
-// identity, a deployment fault the public caller cannot act on.
-const passThrough = new Set([400, 404, 409, 410, 413, 415, 422, 429])
-
 interface Call {
   operation: string
   method: 'GET' | 'POST'
@@ -70,12 +58,6 @@ interface Call {
   /** Only reads are retried: a retried create or resolve could act twice. */
   idempotent: boolean
   ctx: CallContext
-}
-
-interface Answer {
-  status: number
-  body: string
-  retryAfter: string | undefined
 }
 
 export function createHttpUrlServiceClient(options: HttpUrlServiceClientOptions): UrlServiceClient {
@@ -252,33 +234,4 @@ function describe(error: unknown): string {
   if (!(error instanceof Error)) return 'unknown error'
   const code = (error as NodeJS.ErrnoException).code
   return code ? `${code} ${error.message}` : error.message
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text)
-  } catch {
-    return undefined
-  }
-}
-
-function interpret<S extends z.ZodType>(call: Call, answer: Answer, schema: S): z.output<S> {
-  const { status } = answer
-  if (status >= 200 && status < 300) {
-    const parsed = schema.safeParse(parseJson(answer.body))
-    if (parsed.success) return parsed.data
-    call.ctx.log.error({ operation: call.operation, status }, 'url-service sent an invalid body')
-    throw badGateway()
-  }
-  if (passThrough.has(status)) {
-    const problem = ProblemDocument.safeParse(parseJson(answer.body))
-    throw new HttpProblem(status, problem.success ? problem.data.detail : 'The request failed.', {
-      title: problem.success ? problem.data.title : undefined,
-      type: problem.success ? problem.data.type : undefined,
-      errors: problem.success ? problem.data.errors : undefined,
-      headers: answer.retryAfter ? { 'retry-after': answer.retryAfter } : undefined,
-    })
-  }
-  call.ctx.log.error({ operation: call.operation, status }, 'url-service failed')
-  throw badGateway()
 }
