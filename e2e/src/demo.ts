@@ -5,14 +5,11 @@
  * step what is tried, what happened and which layer stopped it.
  */
 
-import {
-  databasePasswordRotation,
-  faultStackOptions,
-  postgresOutage,
-  queueOutage,
-  sigtermInFlight,
-  svidRotationUnderLoad,
-} from './faults.js'
+import { databasePasswordRotation, postgresOutage } from './faults/database.js'
+import { faultStackOptions } from './faults/load.js'
+import { queueOutage } from './faults/queue.js'
+import { sigtermInFlight } from './faults/shutdown.js'
+import { svidRotationUnderLoad } from './faults/svid-rotation.js'
 import { hostileCorpus, invalidRows, sendHostile, verdict } from './hostile.js'
 import { describe, runIdentityAttacks, runImpostorUrlService } from './identity.js'
 import { startE2eStack } from './stack.js'

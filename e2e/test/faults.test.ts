@@ -4,16 +4,15 @@
  * failures or losses. ZT_E2E_LONG=1 keeps the queue down for 30 s (CI: 10 s).
  */
 import t from 'tap'
+import { databasePasswordRotation, postgresOutage } from '../src/faults/database.js'
+import { faultStackOptions } from '../src/faults/load.js'
+import { queueOutage } from '../src/faults/queue.js'
 import {
-  databasePasswordRotation,
-  faultStackOptions,
-  postgresOutage,
-  queueOutage,
   roundRobinSigterm,
   roundRobinUrlServiceSigterm,
   sigtermInFlight,
-  svidRotationUnderLoad,
-} from '../src/faults.js'
+} from '../src/faults/shutdown.js'
+import { svidRotationUnderLoad } from '../src/faults/svid-rotation.js'
 import { startE2eStack } from '../src/stack.js'
 
 const long = process.env.ZT_E2E_LONG === '1'
