@@ -10,34 +10,32 @@ const optionalText = z
   .transform((value) => (value === '' ? undefined : value))
   .optional()
 
+/** A setting parsed by one of the library's own parsers, with an example in the message. */
+function parsedSetting<T>(parse: (value: string) => T, message: string) {
+  return z
+    .string()
+    .trim()
+    .transform((value, ctx) => {
+      try {
+        return parse(value)
+      } catch {
+        ctx.addIssue({ code: 'custom', message })
+        return z.NEVER
+      }
+    })
+}
+
 /** A trust domain name from the environment, parsed the way the rest of the library parses it. */
-export const trustDomainSetting = z
-  .string()
-  .trim()
-  .transform((value, ctx) => {
-    try {
-      return TrustDomain.parse(value)
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be a SPIFFE trust domain such as zt.local' })
-      return z.NEVER
-    }
-  })
+export const trustDomainSetting = parsedSetting(
+  (value) => TrustDomain.parse(value),
+  'must be a SPIFFE trust domain such as zt.local',
+)
 
 /** A SPIFFE ID from the environment, e.g. the one peer a client may talk to. */
-export const spiffeIdSetting = z
-  .string()
-  .trim()
-  .transform((value, ctx) => {
-    try {
-      return SpiffeId.parse(value)
-    } catch {
-      ctx.addIssue({
-        code: 'custom',
-        message: 'must be a SPIFFE ID such as spiffe://zt.local/ns/a/sa/b',
-      })
-      return z.NEVER
-    }
-  })
+export const spiffeIdSetting = parsedSetting(
+  (value) => SpiffeId.parse(value),
+  'must be a SPIFFE ID such as spiffe://zt.local/ns/a/sa/b',
+)
 
 /**
  * The SPIFFE part of a service's environment, for its config schema to
