@@ -1,2 +1,3 @@
+export * from './env.js'
 export * from './problems.js'
 export * from './urls.js'

@@ -30,6 +30,20 @@ export function parseConfig<S extends z.ZodType>(
   return result.data
 }
 
+/**
+ * `true` when schema S reads exactly the variables in Names (the service's
+ * contract in @zt/contracts). Otherwise it names the variables only one side
+ * has, so the check `true satisfies ReadsExactly<typeof schema, typeof names>`
+ * fails to compile with them in the message.
+ */
+export type ReadsExactly<S extends z.ZodType, Names extends readonly string[]> = [
+  Exclude<keyof z.input<S>, Names[number]> | Exclude<Names[number], keyof z.input<S>>,
+] extends [never]
+  ? true
+  : {
+      notInBoth: Exclude<keyof z.input<S>, Names[number]> | Exclude<Names[number], keyof z.input<S>>
+    }
+
 /** Small building blocks so every service spells its environment the same way. */
 export const env = {
   port: (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback),

@@ -1,4 +1,4 @@
-export { ConfigError, env, parseConfig } from './config.js'
+export { ConfigError, env, parseConfig, type ReadsExactly } from './config.js'
 export { installJsonBodyParser } from './json-body.js'
 export { type Listener, type RunOptions, runService } from './lifecycle.js'
 export { fastifyBaseOptions, loggerOptions, redactPaths, requestId } from './logger.js'

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net'
-import { env, parseConfig } from '@zt/service-kit'
+import type { apiGatewayEnvNames } from '@zt/contracts'
+import { env, parseConfig, type ReadsExactly } from '@zt/service-kit'
 import { spiffeEnv, spiffeIdSetting } from '@zt/spiffe'
 import { z } from 'zod'
 
@@ -42,6 +43,9 @@ const schema = z
     // shortUrl is PUBLIC_BASE_URL + '/r/' + code: a trailing slash would double up.
     PUBLIC_BASE_URL: PUBLIC_BASE_URL.replace(/\/+$/, ''),
   }))
+
+// The contract in @zt/contracts names exactly the variables read here.
+true satisfies ReadsExactly<typeof schema, typeof apiGatewayEnvNames>
 
 export type Config = z.output<typeof schema>
 

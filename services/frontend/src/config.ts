@@ -1,5 +1,6 @@
 import { isIP } from 'node:net'
-import { env, parseConfig } from '@zt/service-kit'
+import type { frontendEnvNames } from '@zt/contracts'
+import { env, parseConfig, type ReadsExactly } from '@zt/service-kit'
 import { z } from 'zod'
 
 /** An IPv4/IPv6 address or CIDR block: what proxy-addr (Fastify's trustProxy) accepts. */
@@ -25,6 +26,9 @@ const schema = z.object({
     .list()
     .refine((entries) => entries.every(isAddressOrCidr), 'must be IP addresses or CIDR blocks'),
 })
+
+// The contract in @zt/contracts names exactly the variables read here.
+true satisfies ReadsExactly<typeof schema, typeof frontendEnvNames>
 
 export type Config = z.output<typeof schema>
 

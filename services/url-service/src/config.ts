@@ -1,4 +1,5 @@
-import { env, parseConfig } from '@zt/service-kit'
+import type { urlServiceEnvNames, urlServiceServerEnvNames } from '@zt/contracts'
+import { env, parseConfig, type ReadsExactly } from '@zt/service-kit'
 import { spiffeEnv, spiffeIdSetting } from '@zt/spiffe'
 import { z } from 'zod'
 
@@ -75,6 +76,9 @@ const schema = z
     }
   })
 
+// The contract in @zt/contracts names exactly the variables read here.
+true satisfies ReadsExactly<typeof schema, typeof urlServiceEnvNames>
+
 export type Config = z.output<typeof schema>
 
 /** Reads the url-service environment once; throws ConfigError naming every bad variable. */
@@ -116,6 +120,8 @@ const serverSchema = z
         ? AUTHORIZED_CALLERS
         : [rest.TRUST_DOMAIN.id('/ns/services/sa/api-gateway')],
   }))
+
+true satisfies ReadsExactly<typeof serverSchema, typeof urlServiceServerEnvNames>
 
 export type ServerConfig = z.output<typeof serverSchema>
 
