@@ -112,37 +112,61 @@ const probes: Probe[] = [
     restricted: false,
     why: 'a service imports a shared package',
   },
-  // The one explicit exception: the chain helpers start the real neighbours,
-  // through their package entry points only.
+  // The one way across: a test starts a neighbour through its testing entry,
+  // and production code never does.
   {
     path: 'services/frontend/test/helpers/chain.ts',
-    from: '@zt/url-service',
+    from: '@zt/api-gateway/testing',
     restricted: false,
-    why: "the frontend's chain helper starts url-service (commented exception)",
+    why: "the frontend's tests start the gateway's chain through its testing entry",
   },
   {
-    path: 'services/api-gateway/test/helpers/chain.ts',
-    from: '@zt/url-service',
+    path: 'services/api-gateway/test/probe.test.ts',
+    from: '@zt/url-service/testing',
     restricted: false,
-    why: "the api-gateway's chain helper starts url-service (commented exception)",
+    why: "the api-gateway's tests start url-service through its testing entry",
+  },
+  {
+    path: 'services/api-gateway/src/testing.ts',
+    from: '@zt/url-service/testing',
+    restricted: false,
+    why: "the api-gateway's testing entry builds on url-service's",
+  },
+  {
+    path: 'services/frontend/src/probe-testing.ts',
+    from: '@zt/api-gateway/testing',
+    restricted: true,
+    why: "the frontend's production code imports the gateway's testing entry",
+  },
+  {
+    path: 'services/api-gateway/src/probe-testing.ts',
+    from: '@zt/url-service/testing',
+    restricted: true,
+    why: "the api-gateway's production code imports url-service's testing entry",
+  },
+  {
+    path: 'services/url-service/test/probe-testing.test.ts',
+    from: '@zt/api-gateway/testing',
+    restricted: true,
+    why: 'url-service starts no neighbour: its tests need none (and that would be a cycle)',
   },
   {
     path: 'services/frontend/test/helpers/chain.ts',
-    from: '../../../url-service/src/store.js',
+    from: '@zt/api-gateway',
     restricted: true,
-    why: "the frontend's chain helper reaches into url-service's source",
-  },
-  {
-    path: 'services/api-gateway/test/helpers/chain.ts',
-    from: '@zt/url-service/src/store.js',
-    restricted: true,
-    why: "the api-gateway's chain helper reaches past url-service's entry point",
+    why: "a test imports the gateway's package name instead of its testing entry",
   },
   {
     path: 'services/frontend/test/helpers/other.ts',
-    from: '@zt/api-gateway',
+    from: '../../../url-service/src/store.js',
     restricted: true,
-    why: 'the exception is those two files by name, not every test helper',
+    why: "a frontend test reaches into url-service's source",
+  },
+  {
+    path: 'services/api-gateway/test/probe.test.ts',
+    from: '@zt/url-service/src/store.js',
+    restricted: true,
+    why: "an api-gateway test reaches past url-service's testing entry",
   },
 ]
 

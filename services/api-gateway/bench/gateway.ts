@@ -7,13 +7,7 @@
  */
 import { authorizeId, MtlsDispatcher } from '@zt/spiffe'
 import { Agent, type Dispatcher, request } from 'undici'
-import {
-  createPki,
-  ids,
-  startTestGateway,
-  startUrlService,
-  urlServiceDatabase,
-} from '../test/helpers/chain.js'
+import { ids, startChain } from '../src/testing.js'
 
 const durationMs = Number(process.env.BENCH_MS ?? 5000)
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 16)
@@ -46,17 +40,11 @@ async function measure(url: string, dispatcher: Dispatcher): Promise<Result> {
 }
 
 try {
-  const pki = await createPki()
-  const urlService = await startUrlService(scope, {
-    db: await urlServiceDatabase(scope),
-    source: await pki.source(ids.urlService),
+  const { gateway, urlService, pki } = await startChain(scope, {
+    gatewayEnv: { RATE_LIMIT_MAX: '1000000000' },
   })
+  // The direct path calls url-service as the gateway does, with its own SVID.
   const gatewaySource = await pki.source(ids.gateway)
-  const gateway = await startTestGateway(scope, {
-    source: gatewaySource,
-    urlServiceUrl: urlService.url,
-    env: { RATE_LIMIT_MAX: '1000000000' },
-  })
   const created = await request(`${gateway.url}/api/urls`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

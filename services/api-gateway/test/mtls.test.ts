@@ -3,15 +3,10 @@
  * PostgreSQL, with SVIDs from the dev CA.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
+import { migratedDatabase, startTestUrlService } from '@zt/url-service/testing'
 import t from 'tap'
 import { request } from 'undici'
-import {
-  createPki,
-  ids,
-  startTestGateway,
-  startUrlService,
-  urlServiceDatabase,
-} from './helpers/chain.js'
+import { createPki, ids, startChain, startTestGateway } from '../src/testing.js'
 
 async function call(url: string, init: { method?: 'GET' | 'POST'; body?: unknown } = {}) {
   const response = await request(url, {
@@ -28,14 +23,10 @@ async function call(url: string, init: { method?: 'GET' | 'POST'; body?: unknown
 }
 
 const pki = await createPki()
-const db = await urlServiceDatabase(t)
+const { db } = await migratedDatabase(t, 4)
 
 t.test('the public API works end to end through url-service over mTLS', async (t) => {
-  const urlService = await startUrlService(t, { db, source: await pki.source(ids.urlService) })
-  const gateway = await startTestGateway(t, {
-    source: await pki.source(ids.gateway),
-    urlServiceUrl: urlService.url,
-  })
+  const { gateway } = await startChain(t, { db, pki })
   const created = await call(`${gateway.url}/api/urls`, {
     method: 'POST',
     body: { url: 'https://example.com/landing?x=1', alias: 'e2e-link' },
@@ -86,11 +77,7 @@ t.test('the public API works end to end through url-service over mTLS', async (t
 })
 
 t.test('an expired link answers 410 from the real service', async (t) => {
-  const urlService = await startUrlService(t, { db, source: await pki.source(ids.urlService) })
-  const gateway = await startTestGateway(t, {
-    source: await pki.source(ids.gateway),
-    urlServiceUrl: urlService.url,
-  })
+  const { gateway } = await startChain(t, { db, pki })
   const expiresAt = new Date(Date.now() + 1500).toISOString()
   const created = await call(`${gateway.url}/api/urls`, {
     method: 'POST',
@@ -106,7 +93,7 @@ t.test('an expired link answers 410 from the real service', async (t) => {
 t.test('a server with a valid SVID but the wrong SPIFFE ID gets no request', async (t) => {
   // The worker's SVID is genuine and from the same trust domain: only the
   // SPIFFE ID check can tell this impostor from url-service.
-  const impostor = await startUrlService(t, { db, source: await pki.source(ids.worker) })
+  const impostor = await startTestUrlService(t, { db, source: await pki.source(ids.worker) })
   const gateway = await startTestGateway(t, {
     source: await pki.source(ids.gateway),
     urlServiceUrl: impostor.url,
@@ -136,13 +123,11 @@ t.test('a server with a valid SVID but the wrong SPIFFE ID gets no request', asy
 })
 
 t.test('url-service stopped: 503 within the timeout, then recovery on its own', async (t) => {
-  const urlServiceSource = await pki.source(ids.urlService)
-  const first = await startUrlService(t, { db, source: urlServiceSource })
   const timeoutMs = 1000
-  const gateway = await startTestGateway(t, {
-    source: await pki.source(ids.gateway),
-    urlServiceUrl: first.url,
-    env: { UPSTREAM_TIMEOUT_MS: String(timeoutMs) },
+  const { gateway, urlService: first } = await startChain(t, {
+    db,
+    pki,
+    gatewayEnv: { UPSTREAM_TIMEOUT_MS: String(timeoutMs) },
   })
   t.equal((await call(`${gateway.url}/api/urls`)).status, 200, 'warm: a pooled connection exists')
   await first.stop()
@@ -161,7 +146,7 @@ t.test('url-service stopped: 503 within the timeout, then recovery on its own', 
   t.equal((await call(`${gateway.opsUrl}/readyz`)).status, 503, 'not ready while it is down')
   t.equal((await call(`${gateway.opsUrl}/healthz`)).status, 200, 'but alive')
 
-  await startUrlService(t, { db, source: urlServiceSource, port: first.port })
+  await startTestUrlService(t, { db, source: await pki.source(ids.urlService), port: first.port })
   let recovered = false
   for (let attempt = 0; attempt < 20 && !recovered; attempt++) {
     recovered = (await call(`${gateway.url}/api/urls`)).status === 200
@@ -172,11 +157,10 @@ t.test('url-service stopped: 503 within the timeout, then recovery on its own', 
 })
 
 t.test('a burst over the rate limit gets 429s and the gateway stays healthy', async (t) => {
-  const urlService = await startUrlService(t, { db, source: await pki.source(ids.urlService) })
-  const gateway = await startTestGateway(t, {
-    source: await pki.source(ids.gateway),
-    urlServiceUrl: urlService.url,
-    env: { RATE_LIMIT_MAX: '20', RATE_LIMIT_WINDOW_MS: '2000' },
+  const { gateway, urlService } = await startChain(t, {
+    db,
+    pki,
+    gatewayEnv: { RATE_LIMIT_MAX: '20', RATE_LIMIT_WINDOW_MS: '2000' },
   })
   const burst = await Promise.all(
     Array.from({ length: 60 }, () => call(`${gateway.url}/api/urls?limit=1`)),

@@ -6,11 +6,12 @@ import { fileURLToPath } from 'node:url'
 import { freePort, startEntry, waitForOk } from '@zt/devkit'
 import { DirectorySource } from '@zt/spiffe'
 import { DevTrustDomain } from '@zt/spiffe/dev-ca'
+import { migratedDatabase, startTestUrlService } from '@zt/url-service/testing'
 import pino from 'pino'
 import t from 'tap'
 import { loadConfig } from '../src/config.js'
 import { startApiGateway } from '../src/service.js'
-import { createPki, ids, startUrlService, urlServiceDatabase } from './helpers/chain.js'
+import { createPki, ids } from '../src/testing.js'
 
 const packageDir = fileURLToPath(new URL('../', import.meta.url))
 
@@ -22,8 +23,8 @@ t.test(
     const dev = await DevTrustDomain.open(dir, 'zt.local')
     await dev.issue('api-gateway', 3600_000)
     const pki = await createPki(dev.authority)
-    const urlService = await startUrlService(t, {
-      db: await urlServiceDatabase(t),
+    const urlService = await startTestUrlService(t, {
+      db: (await migratedDatabase(t, 4)).db,
       source: await pki.source(ids.urlService),
     })
 

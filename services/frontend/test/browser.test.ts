@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
 import t from 'tap'
-import { startChain } from './helpers/chain.js'
+import { startFrontendChain } from './helpers/chain.js'
 
 // Expressions given to page.evaluate as strings run in the page; the test
 // itself is compiled without DOM types.
@@ -30,7 +30,7 @@ await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve))
 t.teardown(() => new Promise((resolve) => target.close(resolve)))
 const targetUrl = `http://127.0.0.1:${(target.address() as AddressInfo).port}/landing?from=short`
 
-const chain = await startChain(t)
+const chain = await startFrontendChain(t)
 
 const profile = await mkdtemp(join(tmpdir(), 'zt-chromium-'))
 const context = await chromium.launchPersistentContext(profile, {
