@@ -25,7 +25,7 @@ function answer(a: Attempt): string {
 /** Stops url-service, changes its environment, starts it, waits until it is ready. */
 async function restartUrlService(
   stack: E2eStack,
-  change: (env: Record<string, string>) => void,
+  change: (env: Record<string, string | undefined>) => void,
 ): Promise<void> {
   const service = stack.processes['url-service']
   await service.stop('SIGTERM', 30_000)

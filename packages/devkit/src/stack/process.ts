@@ -10,7 +10,8 @@ export interface ProcessSpec {
   /** Extra Node flags before the entry, e.g. --cpu-prof for a benchmark. */
   nodeArgs?: string[]
   cwd: string
-  env: Record<string, string>
+  /** Unset (undefined) variables are left out. */
+  env: Record<string, string | undefined>
   /** Receives each formatted output line. */
   output: (name: string, line: string) => void
 }

@@ -1,5 +1,13 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
+import type {
+  ApiGatewayEnv,
+  FrontendEnv,
+  RuntimeEnv,
+  UrlServiceEnv,
+  UrlServiceServerEnv,
+  WorkerEnv,
+} from '@zt/contracts'
 import pg from 'pg'
 import { type EmbeddedServer, freePort, startEmbeddedPostgres } from '../postgres.js'
 import {
@@ -8,7 +16,7 @@ import {
   startLocalSecretsManager,
 } from '../secrets-manager.js'
 import { type FauxqsServer, startLocalSqs } from '../sqs.js'
-import { ManagedProcess } from './process.js'
+import { ManagedProcess, type ProcessSpec } from './process.js'
 import { isPortFree, waitForOk } from './wait.js'
 
 export interface StackPorts {
@@ -71,7 +79,7 @@ export interface StackOptions {
   rotateEverySeconds?: number
   logLevel?: string
   /** Extra environment per process, e.g. shorter timeouts in tests. */
-  env?: Partial<Record<ServiceName, Record<string, string>>>
+  env?: Partial<ServiceEnvs>
   /** Extra Node flags per process, e.g. `--cpu-prof` in a benchmark. */
   nodeArgs?: Partial<Record<ServiceName, string[]>>
   output: (name: string, line: string) => void
@@ -84,6 +92,16 @@ export interface StackOptions {
 }
 
 export type ServiceName = 'dev-ca' | 'url-service' | 'worker' | 'api-gateway' | 'frontend'
+
+/** Each process's environment, typed by the service's contract in @zt/contracts. */
+export interface ServiceEnvs {
+  /** The dev CA takes command-line flags; only the common settings reach it. */
+  'dev-ca': RuntimeEnv & { LOG_LEVEL?: string; HOST?: string; TRUST_DOMAIN?: string }
+  'url-service': UrlServiceServerEnv & RuntimeEnv
+  worker: WorkerEnv & RuntimeEnv
+  'api-gateway': ApiGatewayEnv & RuntimeEnv
+  frontend: FrontendEnv & RuntimeEnv
+}
 
 export interface Stack {
   readonly ports: StackPorts
@@ -198,6 +216,224 @@ async function adoptDatabase(adminUrl: string, database: string, user: string): 
   }
 }
 
+/** Refuses to start over a busy port or, for `compiled`, without a build. */
+async function preflight(options: StackOptions): Promise<void> {
+  const taken = []
+  for (const [name, port] of Object.entries(options.ports)) {
+    if (!(await isPortFree(port))) taken.push({ name, port })
+  }
+  if (taken.length > 0) throw new PortInUseError(taken)
+  if (options.compiled) {
+    const missing = ['services/url-service', 'services/api-gateway', 'services/frontend']
+      .map((dir) => join(options.root, dir, 'dist/server.js'))
+      .filter((path) => !existsSync(path))
+    if (missing.length > 0) throw new Error(`not built: ${missing.join(', ')}; run \`pnpm build\``)
+  }
+}
+
+/** Steps to undo, newest first; each failure is reported and the rest still run. */
+type Cleanup = (() => Promise<unknown>)[]
+
+interface Infrastructure {
+  /** The superuser's URL, and the app database through it. */
+  adminUrl: string
+  databaseUrl: string
+  databaseSecretArn: string
+  secretsManager: LocalSecretsManager
+  queueUrl: string
+  postgres(): EmbeddedServer | undefined
+  sqs(): FauxqsServer | undefined
+  stopPostgres(): Promise<void>
+  startPostgres(): Promise<void>
+  stopQueue(): Promise<void>
+  startQueue(): Promise<void>
+}
+
+/**
+ * What the services stand on, as in production: PostgreSQL with a least-
+ * privilege app login, that login in (local) Secrets Manager, and the SQS
+ * emulator with the events queue.
+ */
+async function startInfrastructure(
+  options: StackOptions,
+  cleanup: Cleanup,
+): Promise<Infrastructure> {
+  const { ports, output } = options
+  const dataDir = join(options.stateDir, 'postgres')
+  const bootPostgres = () => startEmbeddedPostgres({ dataDir, port: ports.postgres })
+  let postgres: EmbeddedServer | undefined = await bootPostgres()
+  cleanup.push(async () => postgres?.stop())
+  const appPassword = generatePassword()
+  await ensureDatabase(postgres.adminUrl, appPassword)
+  const adminUrl = postgres.adminUrl
+  output('dev', `PostgreSQL ready on 127.0.0.1:${ports.postgres} (data in ${dataDir})`)
+
+  const bootQueue = () => startLocalSqs({ port: ports.sqs, queueName })
+  const queue = await bootQueue()
+  let sqs: FauxqsServer | undefined = queue.server
+  cleanup.push(async () => sqs?.stop())
+  output('dev', `SQS emulator (fauxqs) ready on 127.0.0.1:${ports.sqs}, queue ${queue.queueUrl}`)
+
+  const secretsManager = await startLocalSecretsManager({ port: ports.secretsManager })
+  cleanup.push(() => secretsManager.close())
+  const databaseSecretArn = secretsManager.store.set(
+    secretName,
+    JSON.stringify({
+      engine: 'postgres',
+      host: '127.0.0.1',
+      port: ports.postgres,
+      username: appUser,
+      password: appPassword,
+      dbname: databaseName,
+    }),
+  )
+  output(
+    'dev',
+    `Secrets Manager (local) ready on 127.0.0.1:${ports.secretsManager}: ${appUser}'s login in ${databaseSecretArn}`,
+  )
+  return {
+    adminUrl,
+    databaseUrl: appDatabaseUrl(adminUrl),
+    databaseSecretArn,
+    secretsManager,
+    queueUrl: queue.queueUrl,
+    postgres: () => postgres,
+    sqs: () => sqs,
+    stopPostgres: async () => {
+      await postgres?.stop()
+      postgres = undefined
+    },
+    startPostgres: async () => {
+      postgres ??= await bootPostgres()
+    },
+    stopQueue: async () => {
+      await sqs?.stop()
+      sqs = undefined
+    },
+    startQueue: async () => {
+      sqs ??= (await bootQueue()).server
+    },
+  }
+}
+
+/** Each service's environment, from its contract: loopback addresses, the emulators, the dev SVIDs. */
+function serviceEnvs(
+  options: StackOptions,
+  infra: Infrastructure,
+  svidDir: string,
+  trustDomain: string,
+): ServiceEnvs & { migrate: UrlServiceEnv & RuntimeEnv } {
+  const { ports } = options
+  const common = {
+    LOG_LEVEL: options.logLevel ?? 'info',
+    HOST: '127.0.0.1',
+    NODE_ENV: 'development',
+    TRUST_DOMAIN: trustDomain,
+  }
+  const aws = {
+    AWS_REGION: 'us-east-1',
+    AWS_ENDPOINT_URL_SQS: `http://127.0.0.1:${ports.sqs}`,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: infra.secretsManager.url,
+    // The emulators accept any signature; these only let the SDK sign.
+    AWS_ACCESS_KEY_ID: 'local-dev-only',
+    AWS_SECRET_ACCESS_KEY: 'local-dev-only',
+    AWS_EC2_METADATA_DISABLED: 'true',
+  }
+  // The production path: the login comes from Secrets Manager at run time.
+  const database = {
+    ...aws,
+    DB_SECRET_ARN: infra.databaseSecretArn,
+    DB_SSL_MODE: 'disable',
+  } satisfies UrlServiceEnv & RuntimeEnv
+  const extra = options.env ?? {}
+  return {
+    'dev-ca': { ...common, ...extra['dev-ca'] },
+    migrate: { ...common, ...database },
+    'url-service': {
+      ...common,
+      ...database,
+      PORT: String(ports.urlService),
+      OPS_PORT: String(ports.urlServiceOps),
+      SPIFFE_SVID_DIR: join(svidDir, 'url-service'),
+      EVENTS_QUEUE_URL: infra.queueUrl,
+      ...extra['url-service'],
+    },
+    worker: {
+      ...common,
+      ...database,
+      OPS_PORT: String(ports.workerOps),
+      EVENTS_QUEUE_URL: infra.queueUrl,
+      ...extra.worker,
+    },
+    'api-gateway': {
+      ...common,
+      PORT: String(ports.apiGateway),
+      OPS_PORT: String(ports.apiGatewayOps),
+      SPIFFE_SVID_DIR: join(svidDir, 'api-gateway'),
+      URL_SERVICE_URL: `https://127.0.0.1:${ports.urlService}`,
+      PUBLIC_BASE_URL: `http://127.0.0.1:${ports.frontend}`,
+      // The frontend proxies from loopback and forwards the browser's address.
+      TRUSTED_PROXIES: '127.0.0.1',
+      ...extra['api-gateway'],
+    },
+    frontend: {
+      ...common,
+      PORT: String(ports.frontend),
+      OPS_PORT: String(ports.frontendOps),
+      API_GATEWAY_URL: `http://127.0.0.1:${ports.apiGateway}`,
+      ...extra.frontend,
+    },
+  }
+}
+
+/** One process per service from its real entry point (dist/ with `compiled`), and the migration run. */
+function createProcesses(
+  options: StackOptions,
+  env: ReturnType<typeof serviceEnvs>,
+  svidDir: string,
+  trustDomain: string,
+): { processes: Record<ServiceName, ManagedProcess>; migrate: ManagedProcess } {
+  const make = (
+    name: ServiceName,
+    dir: string,
+    entry: string,
+    processEnv: ProcessSpec['env'],
+    args?: string[],
+  ) =>
+    new ManagedProcess({
+      name,
+      cwd: join(options.root, dir),
+      entry: options.compiled ? entry.replace(/^src\/(.*)\.ts$/, 'dist/$1.js') : entry,
+      ...(args ? { args } : {}),
+      ...(options.nodeArgs?.[name] ? { nodeArgs: options.nodeArgs[name] } : {}),
+      env: processEnv,
+      output: options.output,
+    })
+  const processes: Record<ServiceName, ManagedProcess> = {
+    'dev-ca': make('dev-ca', 'packages/spiffe', 'src/dev-ca-cli.ts', env['dev-ca'], [
+      '--dir',
+      svidDir,
+      '--trust-domain',
+      trustDomain,
+      // Only the workloads that serve or call mTLS: the worker has no SPIFFE identity.
+      '--workloads',
+      'api-gateway,url-service',
+      '--ttl',
+      `${options.svidTtlSeconds ?? 300}s`,
+      '--rotate-every',
+      `${options.rotateEverySeconds ?? 120}s`,
+    ]),
+    'url-service': make('url-service', 'services/url-service', 'src/server.ts', env['url-service']),
+    worker: make('worker', 'services/url-service', 'src/worker.ts', env.worker),
+    'api-gateway': make('api-gateway', 'services/api-gateway', 'src/server.ts', env['api-gateway']),
+    frontend: make('frontend', 'services/frontend', 'src/server.ts', env.frontend),
+  }
+  return {
+    processes,
+    migrate: make('url-service', 'services/url-service', 'src/migrate.ts', env.migrate),
+  }
+}
+
 async function waitForFiles(
   paths: string[],
   timeoutMs: number,
@@ -219,24 +455,12 @@ async function waitForFiles(
  * use this, so what the proofs exercise is what a developer runs.
  */
 export async function startStack(options: StackOptions): Promise<Stack> {
-  const { ports, root, output } = options
+  const { ports, output } = options
   const trustDomain = options.trustDomain ?? 'zt.local'
   const readyTimeoutMs = options.readyTimeoutMs ?? 60_000
-  const logLevel = options.logLevel ?? 'info'
+  await preflight(options)
 
-  const taken = []
-  for (const [name, port] of Object.entries(ports)) {
-    if (!(await isPortFree(port))) taken.push({ name, port })
-  }
-  if (taken.length > 0) throw new PortInUseError(taken)
-  if (options.compiled) {
-    const missing = ['services/url-service', 'services/api-gateway', 'services/frontend']
-      .map((dir) => join(root, dir, 'dist/server.js'))
-      .filter((path) => !existsSync(path))
-    if (missing.length > 0) throw new Error(`not built: ${missing.join(', ')}; run \`pnpm build\``)
-  }
-
-  const cleanup: (() => Promise<unknown>)[] = []
+  const cleanup: Cleanup = []
   const stopAll = async () => {
     for (const step of cleanup.splice(0).reverse()) {
       await step().catch((error: unknown) => output('dev', `stop failed: ${String(error)}`))
@@ -244,119 +468,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   }
 
   try {
-    const startPostgres = () =>
-      startEmbeddedPostgres({ dataDir: join(options.stateDir, 'postgres'), port: ports.postgres })
-    let postgres: EmbeddedServer | undefined = await startPostgres()
-    cleanup.push(async () => postgres?.stop())
-    const appPassword = generatePassword()
-    await ensureDatabase(postgres.adminUrl, appPassword)
-    const adminUrl = postgres.adminUrl
-    const databaseUrl = appDatabaseUrl(adminUrl)
-    output(
-      'dev',
-      `PostgreSQL ready on 127.0.0.1:${ports.postgres} (data in ${join(options.stateDir, 'postgres')})`,
-    )
-
-    const startQueue = () => startLocalSqs({ port: ports.sqs, queueName })
-    const queue = await startQueue()
-    let sqs: FauxqsServer | undefined = queue.server
-    cleanup.push(async () => sqs?.stop())
-    output('dev', `SQS emulator (fauxqs) ready on 127.0.0.1:${ports.sqs}, queue ${queue.queueUrl}`)
-
-    const secretsManager = await startLocalSecretsManager({ port: ports.secretsManager })
-    cleanup.push(() => secretsManager.close())
-    const databaseSecretArn = secretsManager.store.set(
-      secretName,
-      JSON.stringify({
-        engine: 'postgres',
-        host: '127.0.0.1',
-        port: ports.postgres,
-        username: appUser,
-        password: appPassword,
-        dbname: databaseName,
-      }),
-    )
-    output(
-      'dev',
-      `Secrets Manager (local) ready on 127.0.0.1:${ports.secretsManager}: ${appUser}'s login in ${databaseSecretArn}`,
-    )
-
+    const infra = await startInfrastructure(options, cleanup)
     const svidDir = join(options.stateDir, 'spiffe')
-    const common = {
-      LOG_LEVEL: logLevel,
-      HOST: '127.0.0.1',
-      NODE_ENV: 'development',
-      TRUST_DOMAIN: trustDomain,
-    }
-    const aws = {
-      AWS_REGION: 'us-east-1',
-      AWS_ENDPOINT_URL_SQS: `http://127.0.0.1:${ports.sqs}`,
-      AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManager.url,
-      // The emulators accept any signature; these only let the SDK sign.
-      AWS_ACCESS_KEY_ID: 'local-dev-only',
-      AWS_SECRET_ACCESS_KEY: 'local-dev-only',
-      AWS_EC2_METADATA_DISABLED: 'true',
-    }
-    // The production path: the login comes from Secrets Manager at run time.
-    const database = { ...aws, DB_SECRET_ARN: databaseSecretArn, DB_SSL_MODE: 'disable' }
-    const make = (
-      name: ServiceName,
-      dir: string,
-      entry: string,
-      env: Record<string, string>,
-      args?: string[],
-    ) =>
-      new ManagedProcess({
-        name,
-        cwd: join(root, dir),
-        entry: options.compiled ? entry.replace(/^src\/(.*)\.ts$/, 'dist/$1.js') : entry,
-        ...(args ? { args } : {}),
-        ...(options.nodeArgs?.[name] ? { nodeArgs: options.nodeArgs[name] } : {}),
-        env: { ...common, ...env, ...(options.env?.[name] ?? {}) },
-        output,
-      })
-
-    const processes: Record<ServiceName, ManagedProcess> = {
-      'dev-ca': make('dev-ca', 'packages/spiffe', 'src/dev-ca-cli.ts', {}, [
-        '--dir',
-        svidDir,
-        '--trust-domain',
-        trustDomain,
-        // Only the workloads that serve or call mTLS: the worker has no SPIFFE identity.
-        '--workloads',
-        'api-gateway,url-service',
-        '--ttl',
-        `${options.svidTtlSeconds ?? 300}s`,
-        '--rotate-every',
-        `${options.rotateEverySeconds ?? 120}s`,
-      ]),
-      'url-service': make('url-service', 'services/url-service', 'src/server.ts', {
-        ...database,
-        PORT: String(ports.urlService),
-        OPS_PORT: String(ports.urlServiceOps),
-        SPIFFE_SVID_DIR: join(svidDir, 'url-service'),
-        EVENTS_QUEUE_URL: queue.queueUrl,
-      }),
-      worker: make('worker', 'services/url-service', 'src/worker.ts', {
-        ...database,
-        OPS_PORT: String(ports.workerOps),
-        EVENTS_QUEUE_URL: queue.queueUrl,
-      }),
-      'api-gateway': make('api-gateway', 'services/api-gateway', 'src/server.ts', {
-        PORT: String(ports.apiGateway),
-        OPS_PORT: String(ports.apiGatewayOps),
-        SPIFFE_SVID_DIR: join(svidDir, 'api-gateway'),
-        URL_SERVICE_URL: `https://127.0.0.1:${ports.urlService}`,
-        PUBLIC_BASE_URL: `http://127.0.0.1:${ports.frontend}`,
-        // The frontend proxies from loopback and forwards the browser's address.
-        TRUSTED_PROXIES: '127.0.0.1',
-      }),
-      frontend: make('frontend', 'services/frontend', 'src/server.ts', {
-        PORT: String(ports.frontend),
-        OPS_PORT: String(ports.frontendOps),
-        API_GATEWAY_URL: `http://127.0.0.1:${ports.apiGateway}`,
-      }),
-    }
+    const env = serviceEnvs(options, infra, svidDir, trustDomain)
+    const { processes, migrate } = createProcesses(options, env, svidDir, trustDomain)
     const opsPort: Record<Exclude<ServiceName, 'dev-ca'>, number> = {
       'url-service': ports.urlServiceOps,
       worker: ports.workerOps,
@@ -368,10 +483,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         timeoutMs,
         isAlive: () => processes[name].running,
       })
-    const stopProcess = (name: ServiceName) => () => processes[name].stop('SIGTERM', 30_000)
+    const start = (name: ServiceName) => {
+      processes[name].start()
+      cleanup.push(() => processes[name].stop('SIGTERM', 30_000))
+    }
 
-    processes['dev-ca'].start()
-    cleanup.push(stopProcess('dev-ca'))
+    // Start order: SVIDs, the schema, url-service and the worker, then the
+    // gateway that calls url-service, then the frontend that calls the gateway.
+    start('dev-ca')
     await waitForFiles(
       ['api-gateway', 'url-service'].flatMap((w) =>
         ['svid.pem', 'svid_key.pem', 'bundle.pem'].map((f) => join(svidDir, w, f)),
@@ -379,22 +498,15 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       readyTimeoutMs,
       () => processes['dev-ca'].running,
     )
-
-    const migrate = make('url-service', 'services/url-service', 'src/migrate.ts', database)
     migrate.start()
     const migrated = await migrate.exited
     if (migrated !== 0) throw new Error(`migrations failed (exit ${migrated})`)
-
-    processes['url-service'].start()
-    cleanup.push(stopProcess('url-service'))
-    processes.worker.start()
-    cleanup.push(stopProcess('worker'))
+    start('url-service')
+    start('worker')
     await Promise.all([waitReady('url-service'), waitReady('worker')])
-    processes['api-gateway'].start()
-    cleanup.push(stopProcess('api-gateway'))
+    start('api-gateway')
     await waitReady('api-gateway')
-    processes.frontend.start()
-    cleanup.push(stopProcess('frontend'))
+    start('frontend')
     await waitReady('frontend')
 
     let stopping: Promise<void> | undefined
@@ -403,37 +515,29 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       frontendUrl: `http://127.0.0.1:${ports.frontend}`,
       apiGatewayUrl: `http://127.0.0.1:${ports.apiGateway}`,
       urlServiceUrl: `https://127.0.0.1:${ports.urlService}`,
-      databaseUrl,
-      adminDatabaseUrl: adminUrl,
+      databaseUrl: infra.databaseUrl,
+      adminDatabaseUrl: infra.adminUrl,
       appUser,
-      databaseSecretArn,
-      secretsManager,
-      queueUrl: queue.queueUrl,
+      databaseSecretArn: infra.databaseSecretArn,
+      secretsManager: infra.secretsManager,
+      queueUrl: infra.queueUrl,
       svidDir,
       trustDomain,
       processes,
       get sqs() {
+        const sqs = infra.sqs()
         if (!sqs) throw new Error('the SQS emulator is stopped')
         return sqs
       },
       get postgres() {
+        const postgres = infra.postgres()
         if (!postgres) throw new Error('PostgreSQL is stopped')
         return postgres
       },
-      stopPostgres: async () => {
-        await postgres?.stop()
-        postgres = undefined
-      },
-      startPostgres: async () => {
-        postgres ??= await startPostgres()
-      },
-      stopQueue: async () => {
-        await sqs?.stop()
-        sqs = undefined
-      },
-      startQueue: async () => {
-        sqs ??= (await startQueue()).server
-      },
+      stopPostgres: infra.stopPostgres,
+      startPostgres: infra.startPostgres,
+      stopQueue: infra.stopQueue,
+      startQueue: infra.startQueue,
       waitReady,
       stop: () => {
         stopping ??= stopAll()
