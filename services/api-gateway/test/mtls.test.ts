@@ -44,7 +44,15 @@ t.test('the public API works end to end through url-service over mTLS', async (t
   })
   t.equal(conflict.status, 409, "url-service's conflict reaches the caller")
   t.match(conflict.headers['content-type'], /^application\/problem\+json/)
-  t.type(conflict.body.detail, 'string')
+  t.match(
+    conflict.body,
+    {
+      status: 409,
+      detail: 'the alias "e2e-link" is already taken',
+      errors: [{ field: 'body.alias', message: 'is already taken' }],
+    },
+    'with its detail and field errors',
+  )
 
   const generated = await call(`${gateway.url}/api/urls`, {
     method: 'POST',
@@ -88,6 +96,16 @@ t.test('an expired link answers 410 from the real service', async (t) => {
   const gone = await call(`${gateway.url}/r/${created.body.code}`)
   t.equal(gone.status, 410)
   t.match(gone.headers['content-type'], /^application\/problem\+json/)
+  t.match(gone.body, { status: 410, detail: `the short URL "${created.body.code}" has expired` })
+})
+
+t.test("url-service's field errors reach the caller", async (t) => {
+  // The gateway passes the cursor on as it came: only url-service can read it.
+  const { gateway } = await startChain(t, { db, pki })
+  const res = await call(`${gateway.url}/api/urls?cursor=abc`)
+  t.equal(res.status, 400)
+  t.match(res.headers['content-type'], /^application\/problem\+json/)
+  t.same(res.body.errors, [{ field: 'querystring.cursor', message: 'is not a valid cursor' }])
 })
 
 t.test('a server with a valid SVID but the wrong SPIFFE ID gets no request', async (t) => {

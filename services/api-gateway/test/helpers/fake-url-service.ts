@@ -2,16 +2,18 @@ import type { UrlRecord } from '@zt/contracts'
 import { HttpProblem } from '@zt/service-kit'
 import type { CallContext, UrlServiceClient } from '../../src/url-service-client.js'
 
-/** An in-memory UrlServiceClient for route tests; records what it was given. */
+/**
+ * An in-memory UrlServiceClient for route tests: it records what the gateway
+ * sent. What url-service answers (conflicts, expiry, its field errors) is
+ * asserted on the real service in mtls.test.ts, never on wording made up here.
+ */
 export class FakeUrlService implements UrlServiceClient {
   readonly records = new Map<string, UrlRecord>()
   readonly calls: { operation: string; ctx: CallContext; input?: unknown }[] = []
   private next = 0
-  failWith: HttpProblem | undefined
 
   private track(operation: string, ctx: CallContext, input?: unknown): void {
     this.calls.push({ operation, ctx, input })
-    if (this.failWith) throw this.failWith
   }
 
   async create(
@@ -20,7 +22,6 @@ export class FakeUrlService implements UrlServiceClient {
   ): Promise<UrlRecord> {
     this.track('create', ctx, input)
     const code = input.alias ?? `c${String(this.next++).padStart(6, '0')}`
-    if (this.records.has(code)) throw new HttpProblem(409, `the alias "${code}" is taken`)
     const record: UrlRecord = {
       code,
       url: input.url,
@@ -53,9 +54,6 @@ export class FakeUrlService implements UrlServiceClient {
     this.track('resolve', ctx, { code, ...visit })
     const record = this.records.get(code)
     if (!record) throw new HttpProblem(404, `no short link "${code}"`)
-    if (record.expiresAt && Date.parse(record.expiresAt) <= Date.now()) {
-      throw new HttpProblem(410, `the short link "${code}" has expired`)
-    }
     record.clicks += 1
     return { url: record.url }
   }
