@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { createServer as createHttpsServer, request as httpsRequest } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
+import type { ApiGatewayEnv } from '@zt/contracts'
 import { freePort, ManagedProcess, waitForOk } from '@zt/devkit'
 import {
   type CertificateAuthority,
@@ -301,7 +302,7 @@ export interface ImpostorResult {
 export async function runImpostorUrlService(
   stack: E2eStack,
   /** Extra gateway environment; only weakened.ts uses it, to show the check failing. */
-  gatewayEnv: Record<string, string> = {},
+  gatewayEnv: ApiGatewayEnv = {},
 ): Promise<ImpostorResult> {
   const worker = await workerSvid(await stackAuthority(stack), stack.trustDomain)
   const bundle = await readFile(join(stack.svidDir, 'url-service', 'bundle.pem'), 'utf8')

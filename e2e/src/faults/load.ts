@@ -1,3 +1,4 @@
+import type { StackOptions } from '@zt/devkit'
 import { call, poll, postJson } from '../http.js'
 import type { E2eStack } from '../stack.js'
 
@@ -15,7 +16,7 @@ export const faultStackOptions = {
     // Connections live 1 s, so new logins fall inside the rotation window.
     'url-service': { DRAIN_DELAY_MS: '1000', DB_POOL_MAX_LIFETIME_SECONDS: '1' },
     worker: { DB_POOL_MAX_LIFETIME_SECONDS: '1' },
-  },
+  } satisfies StackOptions['env'],
 }
 
 export interface LoadCount {

@@ -1,5 +1,6 @@
 /** The lessons of `pnpm lesson`, in order, and how to run them on one shared stack. */
 
+import type { StackOptions } from '@zt/devkit'
 import { type E2eStack, startE2eStack } from '../stack.js'
 import { cloudIdentity } from './cloud-identity.js'
 import { dataAccess } from './data-access.js'
@@ -22,7 +23,7 @@ export const lessonStackOptions = {
     // Connections live 1 s, so a rotated password is met by a new login within seconds.
     'url-service': { DB_POOL_MAX_LIFETIME_SECONDS: '1' },
     worker: { DB_POOL_MAX_LIFETIME_SECONDS: '1' },
-  },
+  } satisfies StackOptions['env'],
 }
 
 /**
