@@ -1,20 +1,13 @@
 /**
  * docker-compose.yml's `environment:` for each of our services passes through
  * that service's real loadConfig, and names only variables of the service's
- * contract (@zt/contracts) or the AWS SDK's: a renamed or mistyped variable in
- * compose fails here instead of at `docker compose up`.
+ * contract (@zt/contracts' names, through e2e/src/contract.ts): a renamed or
+ * mistyped variable in compose fails here, without docker-compose installed,
+ * instead of at `docker compose up`.
  */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { loadConfig as loadGatewayConfig } from '@zt/api-gateway/testing'
-import {
-  apiGatewayEnvNames,
-  frontendEnvNames,
-  runtimeEnvNames,
-  urlServiceEnvNames,
-  urlServiceServerEnvNames,
-  workerEnvNames,
-} from '@zt/contracts'
 import { loadConfig as loadFrontendConfig } from '@zt/frontend'
 import { ConfigError } from '@zt/service-kit'
 import {
@@ -24,15 +17,17 @@ import {
 } from '@zt/url-service/testing'
 import t from 'tap'
 import { parse } from 'yaml'
+import { CONTRACT } from '../src/contract.js'
 
 type Env = Record<string, string>
 
-const checks: Record<string, { names: readonly string[]; load: (env: Env) => unknown }> = {
-  migrate: { names: urlServiceEnvNames, load: loadMigrateConfig },
-  'url-service': { names: urlServiceServerEnvNames, load: loadServerConfig },
-  worker: { names: workerEnvNames, load: loadWorkerConfig },
-  'api-gateway': { names: apiGatewayEnvNames, load: loadGatewayConfig },
-  frontend: { names: frontendEnvNames, load: loadFrontendConfig },
+/** The loader each compose service's process runs at start-up. */
+const loaders: Record<string, (env: Env) => unknown> = {
+  migrate: loadMigrateConfig,
+  'url-service': loadServerConfig,
+  worker: loadWorkerConfig,
+  'api-gateway': loadGatewayConfig,
+  frontend: loadFrontendConfig,
 }
 
 const composeFile = join(import.meta.dirname, '..', '..', 'docker-compose.yml')
@@ -49,15 +44,16 @@ function environmentOf(service: string): Env {
 
 /** What is wrong with `env` for `service`: unknown names, then what loadConfig refuses. */
 function problems(service: string, env: Env): string[] {
-  const check = checks[service]
-  if (!check) throw new Error(`no check for ${service}`)
-  const known = new Set<string>([...check.names, ...runtimeEnvNames])
+  const load = loaders[service]
+  const contract = CONTRACT[service]
+  if (!load || !contract) throw new Error(`no loader or contract for ${service}`)
+  const known = new Set([...contract.required, ...contract.optional])
   const found = Object.keys(env)
     .filter((name) => !known.has(name))
     .map((name) => `${name}: not a variable ${service} reads`)
   try {
     // SPIFFE_SVID_DIR names a mounted volume; loadConfig checks settings, not files.
-    check.load(env)
+    load(env)
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error
     found.push(...error.issues)
@@ -66,7 +62,7 @@ function problems(service: string, env: Env): string[] {
 }
 
 t.test("each service's compose environment is one its loadConfig accepts", async (t) => {
-  for (const service of Object.keys(checks)) {
+  for (const service of Object.keys(loaders)) {
     t.ok(compose.services[service], `compose runs ${service}`)
     t.same(problems(service, environmentOf(service)), [], service)
   }
