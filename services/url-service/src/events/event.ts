@@ -29,14 +29,13 @@ export const UrlClickedEvent = z.object({
 })
 export type UrlClickedEvent = z.infer<typeof UrlClickedEvent>
 
-/**
- * The relay merges at most this many outbox rows into one message, and a
- * redirect batch holds at most clickBatchMaxVisits codes, so a message names
- * at most 1024 codes: about 130 KB at the longest codes, under SQS's 256 KiB.
- */
+/** A redirect batch closes at this many visits, so its row names at most this many codes. */
 export const clickBatchMaxVisits = 64
-export const mergeMaxRows = 16
-const maxCodesPerEvent = clickBatchMaxVisits * mergeMaxRows
+/**
+ * The relay merges rows into one event up to this many codes: about 130 KB
+ * at the longest codes, well under SQS's 256 KiB.
+ */
+export const maxCodesPerEvent = 1024
 
 export const ClickCount = z.object({
   code: Code,

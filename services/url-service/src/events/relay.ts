@@ -12,7 +12,7 @@ import {
   type EventLog,
   Sleeper,
 } from './backoff.js'
-import { mergeMaxRows } from './event.js'
+import { maxCodesPerEvent } from './event.js'
 import { createSqsClient } from './sqs.js'
 
 /** SendMessageBatch takes at most ten entries... */
@@ -88,19 +88,23 @@ function relayMetrics(registry: Registry, db: Connectable): RelayMetrics {
 }
 
 /**
- * Merges up to mergeMaxRows unsealed click rows (the redirects' batches)
- * into one sealed url.clicks event with a new id, in one statement, and
- * returns how many rows it merged. It commits before anything is sent, and
- * only unsealed rows are merged: a sealed row, once sent, keeps its id
- * whatever happens next, so a re-send after a crash is a duplicate the
- * worker skips rather than new clicks.
+ * Merges the oldest unsealed click rows (the redirects' batches), as many as
+ * fit in maxCodesPerEvent, into one sealed url.clicks event with a new id,
+ * in one statement, and returns how many rows it merged. It commits before
+ * anything is sent, and only unsealed rows are merged: a sealed row, once
+ * sent, keeps its id whatever happens next, so a re-send after a crash is a
+ * duplicate the worker skips rather than new clicks.
  */
 export async function sealClicks(db: Queryable): Promise<number> {
   const { rows } = await db.query(
-    `with merged as (
+    `with claimed as (
+       select seq, jsonb_array_length(payload->'clicks') as codes
+       from event_outbox where not sealed order by seq limit $1
+       for update skip locked
+     ), merged as (
        delete from event_outbox where seq in (
-         select seq from event_outbox where not sealed order by seq limit $1
-         for update skip locked)
+         select seq from (select seq, sum(codes) over (order by seq) as upto from claimed) c
+         where upto <= $1)
        returning payload
      ), counts as (
        select c->>'code' as code, sum((c->>'count')::int) as n,
@@ -117,7 +121,7 @@ export async function sealClicks(db: Queryable): Promise<number> {
          order by code))
      from counts having count(*) > 0
      returning (select count(*) from merged)::int as merged`,
-    [mergeMaxRows],
+    [maxCodesPerEvent],
   )
   return (rows[0] as { merged: number } | undefined)?.merged ?? 0
 }
@@ -219,9 +223,9 @@ export function startOutboxRelay(options: RelayOptions): OutboxRelay {
     while (!stopping) {
       let result: BatchResult | undefined
       try {
-        // Enough merges for a full batch, each of as many rows as it may take.
+        // Merge until nothing is left to merge, at most a full batch's worth.
         for (let merges = 0; merges < batchSize; merges++) {
-          if ((await sealClicks(options.db)) < mergeMaxRows) break
+          if ((await sealClicks(options.db)) === 0) break
         }
         result = await relayBatch({ ...options, sqs, batchSize })
         metrics?.sent.inc(result.sent)

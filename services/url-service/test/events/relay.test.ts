@@ -93,8 +93,22 @@ t.test('relay on the SQS emulator', async (t) => {
       ],
     })
     t.equal(await sealClicks(db), 0, 'a sealed row is never merged again')
-    await recordVisits(db, 'a', 20)
-    t.same([await sealClicks(db), await sealClicks(db)], [16, 4], 'at most 16 rows per merge')
+    await db.query('truncate event_outbox')
+    for (let row = 0; row < 17; row++) {
+      const codes = Array.from({ length: 64 }, (_, i) => `r${row}c${i}`)
+      await recordClicks(
+        db,
+        codes.map((code) => ({ code, count: 1, lastClickedAt: at(0) })),
+      )
+    }
+    t.same([await sealClicks(db), await sealClicks(db)], [16, 1], 'at most 1024 codes per event')
+    const { rows: merged } = await db.query<{ codes: number }>(
+      `select jsonb_array_length(payload->'clicks') as codes from event_outbox order by seq`,
+    )
+    t.same(
+      merged.map((row) => row.codes),
+      [1024, 64],
+    )
   })
 
   t.test('sends at most ten per call and deletes what was sent', async (t) => {
@@ -217,14 +231,14 @@ t.test('relay on the SQS emulator', async (t) => {
     const { rows } = await db.query<{ sealed: boolean; n: number }>(
       'select sealed, count(*)::int as n from event_outbox group by sealed',
     )
-    t.same(rows, [{ sealed: true, n: 3 }], '40 batches wait as three sealed rows')
+    t.same(rows, [{ sealed: true, n: 1 }], '40 batches wait as one sealed row')
     await queue.start()
     await eventually(async () => (await count(db, 'event_outbox')) === 0, 'the outbox to drain')
     await relay.stop()
     t.equal(clickTotal(), 40, 'every click reached the queue')
     const metrics = await registry.getMetricsAsJSON()
     const value = (name: string) => metrics.find((metric) => metric.name === name)?.values[0]?.value
-    t.equal(value('events_outbox_sent_total'), 3, 'three messages')
+    t.equal(value('events_outbox_sent_total'), 1, 'one message')
     t.equal(value('events_outbox_oldest_age_seconds'), 0)
   })
 

@@ -178,9 +178,10 @@ t.test('N clicks through SQS with duplicates injected count N', async (t) => {
   const newest = new Date('2026-05-05T05:05:05.005Z')
   await recordVisits(db, 'many', 24, new Date('2026-05-01T00:00:00Z'))
   await recordVisits(db, 'many', 1, newest)
+  await relayAll(db, queue)
   await recordVisits(db, 'few', 5)
   await relayAll(db, queue)
-  // 30 rows merged 16 at a time: two messages.
+  // Each relay run merged its 25 and 5 rows into one message.
   const bodies = queuedBodies(queue)
   t.equal(bodies.length, 2)
   // The same events published again, as a relay that crashed before its

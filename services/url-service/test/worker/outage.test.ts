@@ -80,7 +80,7 @@ t.test('an SQS outage during clicks loses nothing and counts each click once', a
     }
   }, 'the worker to report the queue unreachable')
   // Every click recorded during the outage waits in the table, not in
-  // memory, merged by the relay into sealed rows of at most 16 batches.
+  // memory, merged by the relay into a few sealed rows.
   const outbox = async () => {
     const { rows } = await db.query<{ clicks: number; rows: number }>(
       `select coalesce(sum((c->>'count')::int), 0)::int as clicks, count(distinct seq)::int as rows
