@@ -90,12 +90,13 @@ function relayMetrics(registry: Registry, db: Connectable): RelayMetrics {
 /**
  * Merges the oldest unsealed click rows (the redirects' batches), as many as
  * fit in maxCodesPerEvent, into one sealed url.clicks event with a new id,
- * in one statement, and returns how many rows it merged. It commits before
- * anything is sent, and only unsealed rows are merged: a sealed row, once
- * sent, keeps its id whatever happens next, so a re-send after a crash is a
- * duplicate the worker skips rather than new clicks.
+ * in one statement; returns how many rows it merged and whether rows may be
+ * left for another merge. It commits before anything is sent, and only
+ * unsealed rows are merged: a sealed row, once sent, keeps its id whatever
+ * happens next, so a re-send after a crash is a duplicate the worker skips
+ * rather than new clicks.
  */
-export async function sealClicks(db: Queryable): Promise<number> {
+export async function sealClicks(db: Queryable): Promise<{ merged: number; more: boolean }> {
   const { rows } = await db.query(
     `with claimed as (
        select seq, jsonb_array_length(payload->'clicks') as codes
@@ -120,10 +121,13 @@ export async function sealClicks(db: Queryable): Promise<number> {
          'lastClickedAt', to_char(last_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
          order by code))
      from counts having count(*) > 0
-     returning (select count(*) from merged)::int as merged`,
+     returning (select count(*) from merged)::int as merged,
+               (select count(*) from claimed)::int as claimed`,
     [maxCodesPerEvent],
   )
-  return (rows[0] as { merged: number } | undefined)?.merged ?? 0
+  const { merged = 0, claimed = 0 } = (rows[0] ?? {}) as { merged?: number; claimed?: number }
+  // A claim at its limit may have left rows unclaimed, too.
+  return { merged, more: claimed > merged || claimed === maxCodesPerEvent }
 }
 
 /**
@@ -223,9 +227,11 @@ export function startOutboxRelay(options: RelayOptions): OutboxRelay {
     while (!stopping) {
       let result: BatchResult | undefined
       try {
-        // Merge until nothing is left to merge, at most a full batch's worth.
+        // One merge takes what was pending; more only when the code limit
+        // left rows behind, so a steady trickle does not split into many
+        // small events. At most a full batch's worth.
         for (let merges = 0; merges < batchSize; merges++) {
-          if ((await sealClicks(options.db)) === 0) break
+          if (!(await sealClicks(options.db)).more) break
         }
         result = await relayBatch({ ...options, sqs, batchSize })
         metrics?.sent.inc(result.sent)

@@ -75,7 +75,7 @@ t.test('relay on the SQS emulator', async (t) => {
     ])
     await recordClicks(db, [{ code: 'a', count: 3, lastClickedAt: at(3) }])
     await creations(1)
-    t.equal(await sealClicks(db), 2)
+    t.same(await sealClicks(db), { merged: 2, more: false })
     const { rows } = await db.query<{ payload: unknown; sealed: boolean }>(
       'select payload, sealed from event_outbox order by seq',
     )
@@ -92,7 +92,7 @@ t.test('relay on the SQS emulator', async (t) => {
         { code: 'b', count: 1, lastClickedAt: at(1) },
       ],
     })
-    t.equal(await sealClicks(db), 0, 'a sealed row is never merged again')
+    t.same(await sealClicks(db), { merged: 0, more: false }, 'a sealed row is never merged again')
     await db.query('truncate event_outbox')
     for (let row = 0; row < 17; row++) {
       const codes = Array.from({ length: 64 }, (_, i) => `r${row}c${i}`)
@@ -101,7 +101,14 @@ t.test('relay on the SQS emulator', async (t) => {
         codes.map((code) => ({ code, count: 1, lastClickedAt: at(0) })),
       )
     }
-    t.same([await sealClicks(db), await sealClicks(db)], [16, 1], 'at most 1024 codes per event')
+    t.same(
+      [await sealClicks(db), await sealClicks(db)],
+      [
+        { merged: 16, more: true },
+        { merged: 1, more: false },
+      ],
+      'at most 1024 codes per event',
+    )
     const { rows: merged } = await db.query<{ codes: number }>(
       `select jsonb_array_length(payload->'clicks') as codes from event_outbox order by seq`,
     )
@@ -132,6 +139,37 @@ t.test('relay on the SQS emulator', async (t) => {
       failed: 0,
     })
     t.equal(queuedBodies(queue).length, 0)
+  })
+
+  t.test('an entry SQS rejects stays in the outbox; the rest of its call goes', async (t) => {
+    await creations(2)
+    // SQS refuses a body with a character outside its allowed ranges, per entry.
+    await db.query(outboxInsert(1), [
+      JSON.stringify({ ...createdEvent({ code: 'odd' }), note: '\uFFFE' }),
+    ])
+    await creations(1)
+    const errors: unknown[] = []
+    const quiet = () => undefined
+    const log = {
+      debug: quiet,
+      info: quiet,
+      warn: quiet,
+      error: (...args: unknown[]) => errors.push(args),
+    }
+    t.same(await relayBatch({ db, sqs, queueUrl, log, batchSize: 10 }), {
+      claimed: 4,
+      sent: 3,
+      failed: 1,
+    })
+    t.equal(errors.length, 1, 'a sender fault is logged as an error')
+    const { rows } = await db.query(`select payload->>'code' as code from event_outbox`)
+    t.same(rows, [{ code: 'odd' }], 'only the rejected row stays, for the next round')
+    t.same(await relayBatch({ db, sqs, queueUrl, log: silent, batchSize: 10 }), {
+      claimed: 1,
+      sent: 0,
+      failed: 1,
+    })
+    t.equal(events().length, 3)
   })
 
   t.test('a send to a queue that does not exist keeps every row', async (t) => {
