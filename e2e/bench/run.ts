@@ -5,13 +5,15 @@
  * against a bare Fastify hello-world, a plain-HTTP hop and the same hop over
  * SPIFFE mTLS measured in the same run. Prints requests per second, latency
  * percentiles, CPU seconds per 1000 requests, TCP connections opened and
- * closed per hop, memory per process, and the ratios behind the goals in
- * issue 9. Not a test: nothing asserted.
+ * closed per hop, memory per process, SQS messages and idempotency records
+ * per 1000 redirects, and the ratios behind the goals in issue 9. Not a
+ * test: nothing asserted.
  */
 import { readFileSync } from 'node:fs'
 import { cpus, loadavg, totalmem } from 'node:os'
 import { freePort, ManagedProcess, waitForOk } from '@zt/devkit'
 import autocannon from 'autocannon'
+import pg from 'pg'
 import { postJson } from '../src/http.js'
 import { commandLine, descendants } from '../src/processes.js'
 import { repoRoot } from '../src/root.js'
@@ -142,6 +144,45 @@ async function measure(
   return run
 }
 
+interface EventCounts {
+  messages: number
+  records: number
+  clicks: number
+}
+
+/**
+ * What the clicks cost downstream: SQS messages url-service's relay sent
+ * (its events_outbox_sent_total), idempotency records the worker kept
+ * (processed_events rows), and the clicks counted on the bench link.
+ */
+async function eventCounts(db: pg.Client, opsPort: number, alias: string): Promise<EventCounts> {
+  const metrics = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text()
+  const { rows } = await db.query<{ records: number; clicks: number }>(
+    `select (select count(*) from processed_events)::int as records,
+            (select clicks from urls where code = $1)::int as clicks`,
+    [alias],
+  )
+  return {
+    messages: Number(metrics.match(/^events_outbox_sent_total(?:\{[^}]*\})? (\d+)/m)?.[1]),
+    records: rows[0]?.records ?? 0,
+    clicks: rows[0]?.clicks ?? 0,
+  }
+}
+
+/** Waits (up to 30 s) until the outbox is empty and the click count stopped moving. */
+async function settled(db: pg.Client, opsPort: number, alias: string): Promise<EventCounts> {
+  const deadline = Date.now() + 30_000
+  let last = await eventCounts(db, opsPort, alias)
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 750))
+    const now = await eventCounts(db, opsPort, alias)
+    const { rows } = await db.query<{ n: number }>('select count(*)::int as n from event_outbox')
+    if (rows[0]?.n === 0 && now.clicks === last.clicks && now.records === last.records) return now
+    last = now
+  }
+  return last
+}
+
 const load = () =>
   loadavg()
     .map((l) => l.toFixed(2))
@@ -174,6 +215,7 @@ const stack = await startE2eStack({
     : {}),
 })
 const baselines: ManagedProcess[] = []
+const db = new pg.Client({ connectionString: stack.databaseUrl })
 try {
   const helloPort = await freePort()
   const hopPort = await freePort()
@@ -215,6 +257,8 @@ try {
     postgres: postgresPids(),
   })
 
+  await db.connect()
+  const opsPort = stack.ports.urlServiceOps
   const alias = `bench-${Date.now().toString(36)}`
   const created = await postJson(`${stack.apiGatewayUrl}/api/urls`, {
     url: 'https://example.com/bench',
@@ -252,11 +296,26 @@ try {
     { url: `${stack.apiGatewayUrl}/api/urls/${alias}` },
     hops,
   )
-  const redirect = await measure(
-    'redirect frontend -> gateway -> url-service',
-    services,
-    { url: `${stack.frontendUrl}/r/${alias}` },
-    hops,
+  /** Per 1000 clicks counted (each a redirect, counted once): messages and records. */
+  const clickCosts: string[] = []
+  const countingEvents = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
+    const before = await settled(db, opsPort, alias)
+    const result = await run()
+    const after = await settled(db, opsPort, alias)
+    const clicks = after.clicks - before.clicks
+    const per1000 = (n: number) => ((n / Math.max(clicks, 1)) * 1000).toFixed(1)
+    const line = `${name}: ${clicks} clicks counted, ${per1000(after.messages - before.messages)} SQS messages and ${per1000(after.records - before.records)} processed_events rows per 1000 redirects`
+    out(`${''.padEnd(44)} ${line}`)
+    clickCosts.push(line)
+    return result
+  }
+  const redirect = await countingEvents('saturated', () =>
+    measure(
+      'redirect frontend -> gateway -> url-service',
+      services,
+      { url: `${stack.frontendUrl}/r/${alias}` },
+      hops,
+    ),
   )
   const create = await measure(
     'create frontend -> gateway -> url-service',
@@ -270,11 +329,13 @@ try {
     hops,
   )
   const rate = Math.min(1000, Math.floor(redirect.rps * 0.8))
-  const fixed = await measure(
-    `redirect end to end at ${rate} rps (fixed rate)`,
-    services,
-    { url: `${stack.frontendUrl}/r/${alias}`, overallRate: rate },
-    hops,
+  const fixed = await countingEvents(`at ${rate} rps`, () =>
+    measure(
+      `redirect end to end at ${rate} rps (fixed rate)`,
+      services,
+      { url: `${stack.frontendUrl}/r/${alias}`, overallRate: rate },
+      hops,
+    ),
   )
   // CPU per request depends on the rate: a process woken for each request
   // pays for each wake-up (cold caches on shared cores) what a saturated one
@@ -323,9 +384,14 @@ try {
     `  at ${rate} rps per relaying process: frontend ${(fixed.cpuPer1000.frontend ?? 0).toFixed(3)}, api-gateway ${(fixed.cpuPer1000['api-gateway'] ?? 0).toFixed(3)}, plain hop ${(plainAtRate.cpuPer1000.hop ?? 0).toFixed(3)} CPU s per 1000 requests`,
   )
   out(
+    `  redirect latency with the click's group commit (<= 2 ms by construction): saturated p50 ${redirect.p50} ms, p99 ${redirect.p99} ms; at ${rate} rps p50 ${fixed.p50} ms, p99 ${fixed.p99} ms`,
+  )
+  for (const line of clickCosts) out(`  clicks ${line} (goal <= 20 at saturation; 1000 before)`)
+  out(
     `  also: plain hop / bare ${(plain.rps / bare.rps).toFixed(3)}; mTLS hop / bare ${(mtlsHop.rps / bare.rps).toFixed(3)}; gateway read / bare ${(read.rps / bare.rps).toFixed(3)}; create / bare ${(create.rps / bare.rps).toFixed(3)}`,
   )
 } finally {
+  await db.end().catch(() => undefined)
   for (const p of baselines) await p.stop('SIGTERM', 5000)
   await stack.stop()
 }

@@ -179,7 +179,8 @@ export type CreatedUrl = z.infer<typeof CreatedUrl>
 
 /**
  * What the gateway tells url-service about a visit. Raw values are bounded
- * here; url-service keeps only the referrer's host and a browser family.
+ * here; url-service keeps neither since click events count per code only
+ * (docs/events.md, "Per-visit fields").
  */
 export const ResolveRequest = z.strictObject({
   referrer: z.string().max(maxUrlLength).optional(),

@@ -2,8 +2,6 @@
 export interface Visit {
   code: string
   at: Date
-  referrer?: string | undefined
-  userAgent?: string | undefined
 }
 
 /**

@@ -2,17 +2,10 @@ import { randomUUID } from 'node:crypto'
 import { Code } from '@zt/contracts'
 import { z } from 'zod'
 
-/**
- * Browser families a click is reduced to. A full user agent string is close
- * to a fingerprint; the family is what a click counter needs.
- */
-export const userAgentFamilies = ['chrome', 'firefox', 'safari', 'edge', 'bot', 'other'] as const
-export type UserAgentFamily = (typeof userAgentFamilies)[number]
-
 const timestamp = z.iso.datetime({ offset: true })
 
-// z.object (not strictObject): a producer may add optional fields within
-// version 1 without breaking consumers that do not know them yet.
+// z.object (not strictObject): a producer may add optional fields within a
+// version without breaking consumers that do not know them yet.
 const common = {
   version: z.literal(1),
   id: z.uuid(),
@@ -23,67 +16,61 @@ const common = {
 export const UrlCreatedEvent = z.object({ ...common, type: z.literal('url.created') })
 export type UrlCreatedEvent = z.infer<typeof UrlCreatedEvent>
 
+/**
+ * Version 1 of a click: one event per redirect. No longer produced; the
+ * worker still reads it so that events written before the producer moved to
+ * version 2 are counted (docs/events.md, "Changing the schema").
+ */
 export const UrlClickedEvent = z.object({
   ...common,
   type: z.literal('url.clicked'),
   referrerHost: z.string().max(253).nullable(),
-  userAgentFamily: z.enum(userAgentFamilies),
+  userAgentFamily: z.enum(['chrome', 'firefox', 'safari', 'edge', 'bot', 'other']),
 })
 export type UrlClickedEvent = z.infer<typeof UrlClickedEvent>
 
-/** Every event url-service publishes, as the worker validates it. */
-export const UrlEvent = z.discriminatedUnion('type', [UrlCreatedEvent, UrlClickedEvent])
+/** A redirect batch closes at this many visits, so its row names at most this many codes. */
+export const clickBatchMaxVisits = 64
+/**
+ * The relay merges rows into one event up to this many codes: about 130 KB
+ * at the longest codes, well under SQS's 256 KiB.
+ */
+export const maxCodesPerEvent = 1024
+
+export const ClickCount = z.object({
+  code: Code,
+  count: z.int().positive(),
+  lastClickedAt: timestamp,
+})
+export type ClickCount = z.infer<typeof ClickCount>
+
+/** Version 2 of clicks: counts per code, for many redirects at once. */
+export const UrlClicksEvent = z.object({
+  version: z.literal(2),
+  id: z.uuid(),
+  type: z.literal('url.clicks'),
+  clicks: z
+    .array(ClickCount)
+    .min(1)
+    .max(maxCodesPerEvent)
+    // The worker dedupes redelivered copies per (event, code); one count per code keeps that exact.
+    .refine((clicks) => new Set(clicks.map((c) => c.code)).size === clicks.length, {
+      message: 'names a code twice',
+    }),
+})
+export type UrlClicksEvent = z.infer<typeof UrlClicksEvent>
+
+/** Every event the worker accepts, as it validates them. */
+export const UrlEvent = z.discriminatedUnion('type', [
+  UrlCreatedEvent,
+  UrlClickedEvent,
+  UrlClicksEvent,
+])
 export type UrlEvent = z.infer<typeof UrlEvent>
 export type UrlEventType = UrlEvent['type']
 
-// Order matters: Edge and Opera also say "Chrome", Chrome also says "Safari",
-// and many crawlers say "Mozilla" and a browser name.
-const familyRules: ReadonlyArray<readonly [RegExp, UserAgentFamily]> = [
-  [/bot\b|crawl|spider|slurp|curl\/|wget\/|python|go-http-client|headless|preview/i, 'bot'],
-  [/\bEdg(e|A|iOS)?\//, 'edge'],
-  [/\bOPR\/|SamsungBrowser\//, 'other'],
-  [/\bChrome\/|\bCriOS\//, 'chrome'],
-  [/\bFirefox\/|\bFxiOS\//, 'firefox'],
-  [/\bVersion\/[\d.]+.*\bSafari\//, 'safari'],
-]
-
-export function userAgentFamily(userAgent: string | undefined): UserAgentFamily {
-  if (!userAgent) return 'other'
-  for (const [pattern, family] of familyRules) if (pattern.test(userAgent)) return family
-  return 'other'
-}
-
-/** The referrer's host only: paths and queries of the referring page are not ours to keep. */
-export function referrerHost(referrer: string | undefined): string | null {
-  if (!referrer) return null
-  try {
-    const url = new URL(referrer)
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') return null
-    return url.hostname.length > 0 && url.hostname.length <= 253 ? url.hostname : null
-  } catch {
-    return null
-  }
-}
-
-export interface ClickInput {
-  code: string
-  /** The raw Referer header the gateway forwarded, if any. */
-  referrer?: string | undefined
-  /** The raw User-Agent header the gateway forwarded, if any. */
-  userAgent?: string | undefined
-  occurredAt?: Date
-}
-
-export function clickedEvent(input: ClickInput): UrlClickedEvent {
-  return {
-    version: 1,
-    id: randomUUID(),
-    type: 'url.clicked',
-    code: input.code,
-    occurredAt: (input.occurredAt ?? new Date()).toISOString(),
-    referrerHost: referrerHost(input.referrer),
-    userAgentFamily: userAgentFamily(input.userAgent),
-  }
+export function clicksEvent(clicks: ClickCount[]): UrlClicksEvent {
+  return { version: 2, id: randomUUID(), type: 'url.clicks', clicks }
 }
 
 export function createdEvent(input: { code: string; occurredAt?: Date }): UrlCreatedEvent {

@@ -1,13 +1,13 @@
 import type { Queryable } from '../db/database.js'
 import type { VisitRecorder } from '../visits.js'
-import { type ClickInput, clickedEvent } from './event.js'
+import { type ClickCount, clickBatchMaxVisits, clicksEvent } from './event.js'
 
 /**
- * The one statement that writes the transactional outbox: an event row with
+ * The statement that writes a complete event to the transactional outbox:
  * the JSON in parameter `$payloadParam`, once per row of `source` (a CTE of
  * the same statement) when given. Embedded in the statement that made the
- * change (the URL insert, the click's own), the event commits or rolls back
- * with it; the relay publishes it later, so the caller never waits on SQS.
+ * change (the URL insert), the event commits or rolls back with it; the
+ * relay publishes it later, so the caller never waits on SQS.
  */
 export function outboxInsert(payloadParam: number, source?: string): string {
   const from = source ? ` FROM ${source}` : ''
@@ -15,35 +15,93 @@ export function outboxInsert(payloadParam: number, source?: string): string {
 }
 
 /**
- * Records one redirect in one round trip. The insert commits asynchronously
- * (synchronous_commit off for this statement's own transaction only): the
- * redirect does not wait for a WAL flush, which measured several times the
- * cost of the resolve itself. The row is then durable against any crash of
- * url-service; only a crash of the database server within about three
- * wal_writer_delay periods can lose the newest clicks (never corrupt
- * anything). Call it on a pool, outside a transaction: inside one it would
- * make that whole transaction's commit asynchronous.
+ * Writes click counts as one unsealed row, for the relay to merge before it
+ * sends (see the migration that added `sealed`). The insert commits
+ * asynchronously (synchronous_commit off for this statement's own
+ * transaction only): it does not wait for a WAL flush, which measured
+ * several times the cost of the resolve itself. The row is then durable
+ * against any crash of url-service; only a crash of the database server
+ * within about three wal_writer_delay periods can lose the newest clicks
+ * (never corrupt anything). Call it on a pool, outside a transaction: inside
+ * one it would make that whole transaction's commit asynchronous.
  */
-export async function recordClick(db: Queryable, click: ClickInput): Promise<void> {
+export async function recordClicks(db: Queryable, clicks: ClickCount[]): Promise<void> {
   await db.query(
     `WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true))
-     ${outboxInsert(1, 'relaxed')}`,
-    [JSON.stringify(clickedEvent(click))],
+     INSERT INTO event_outbox (payload, sealed) SELECT $1::jsonb, false FROM relaxed`,
+    [JSON.stringify(clicksEvent(clicks))],
   )
 }
 
+export interface ClickBatchOptions {
+  /** A batch closes at this many visits (at most clickBatchMaxVisits)... */
+  maxVisits?: number
+  /** ...or this long after its first visit, whichever comes first. */
+  maxWaitMs?: number
+}
+
 /**
- * The resolve route's VisitRecorder backed by the outbox: a visit becomes a
- * `url.clicked` row in one insert, and SQS is never on the redirect path.
+ * The resolve route's VisitRecorder backed by the outbox, with group commit:
+ * concurrent redirects join one short batch, the batch becomes one insert
+ * of counts per code, and every redirect in it answers only once that insert
+ * committed. So an answered redirect's click survives any url-service crash,
+ * as with one insert per redirect, at the price of waiting up to maxWaitMs.
+ * A failed insert fails every visit of its batch alike.
  */
-export function outboxVisitRecorder(db: Queryable): VisitRecorder {
+export function outboxVisitRecorder(db: Queryable, options: ClickBatchOptions = {}): VisitRecorder {
+  const maxVisits = Math.min(options.maxVisits ?? clickBatchMaxVisits, clickBatchMaxVisits)
+  const maxWaitMs = options.maxWaitMs ?? 2
+
+  interface Batch {
+    counts: Map<string, { count: number; last: Date }>
+    visits: number
+    committed: Promise<void>
+    close(): void
+  }
+  let open: Batch | undefined
+
+  const openBatch = (): Batch => {
+    const counts: Batch['counts'] = new Map()
+    let write!: () => void
+    const committed = new Promise<void>((resolve) => {
+      write = resolve
+    }).then(() =>
+      recordClicks(
+        db,
+        [...counts].map(([code, c]) => ({
+          code,
+          count: c.count,
+          lastClickedAt: c.last.toISOString(),
+        })),
+      ),
+    )
+    const timer = setTimeout(() => batch.close(), maxWaitMs)
+    const batch: Batch = {
+      counts,
+      visits: 0,
+      committed,
+      close() {
+        clearTimeout(timer)
+        if (open === batch) open = undefined
+        write()
+      },
+    }
+    return batch
+  }
+
   return {
-    record: (visit) =>
-      recordClick(db, {
-        code: visit.code,
-        referrer: visit.referrer,
-        userAgent: visit.userAgent,
-        occurredAt: visit.at,
-      }),
+    record(visit) {
+      open ??= openBatch()
+      const batch = open
+      const seen = batch.counts.get(visit.code)
+      if (!seen) batch.counts.set(visit.code, { count: 1, last: visit.at })
+      else {
+        seen.count += 1
+        if (visit.at > seen.last) seen.last = visit.at
+      }
+      batch.visits += 1
+      if (batch.visits >= maxVisits) batch.close()
+      return batch.committed
+    },
   }
 }

@@ -1,6 +1,10 @@
-import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs'
+import {
+  SendMessageBatchCommand,
+  type SendMessageBatchCommandOutput,
+  type SQSClient,
+} from '@aws-sdk/client-sqs'
 import { Counter, Gauge, type Registry } from 'prom-client'
-import type { Connectable } from '../db/database.js'
+import type { Connectable, Queryable } from '../db/database.js'
 import {
   type BackoffOptions,
   backoffDelay,
@@ -8,10 +12,13 @@ import {
   type EventLog,
   Sleeper,
 } from './backoff.js'
+import { maxCodesPerEvent } from './event.js'
 import { createSqsClient } from './sqs.js'
 
-/** SendMessageBatch takes at most ten entries. */
+/** SendMessageBatch takes at most ten entries... */
 export const maxBatchSize = 10
+/** ...of at most 256 KiB together. */
+export const maxBatchBytes = 256 * 1024
 
 export interface RelayOptions {
   db: Connectable
@@ -81,8 +88,51 @@ function relayMetrics(registry: Registry, db: Connectable): RelayMetrics {
 }
 
 /**
- * Publishes one batch: claims the oldest rows no other relay holds, sends
- * them in one SendMessageBatch call, and deletes exactly the rows SQS
+ * Merges the oldest unsealed click rows (the redirects' batches), as many as
+ * fit in maxCodesPerEvent, into one sealed url.clicks event with a new id,
+ * in one statement; returns how many rows it merged and whether rows may be
+ * left for another merge. It commits before anything is sent, and only
+ * unsealed rows are merged: a sealed row, once sent, keeps its id whatever
+ * happens next, so a re-send after a crash is a duplicate the worker skips
+ * rather than new clicks.
+ */
+export async function sealClicks(db: Queryable): Promise<{ merged: number; more: boolean }> {
+  const { rows } = await db.query(
+    `with claimed as (
+       select seq, jsonb_array_length(payload->'clicks') as codes
+       from event_outbox where not sealed order by seq limit $1
+       for update skip locked
+     ), merged as (
+       delete from event_outbox where seq in (
+         select seq from (select seq, sum(codes) over (order by seq) as upto from claimed) c
+         where upto <= $1)
+       returning payload
+     ), counts as (
+       select c->>'code' as code, sum((c->>'count')::int) as n,
+              max((c->>'lastClickedAt')::timestamptz) as last_at
+       from merged, jsonb_array_elements(merged.payload->'clicks') as c
+       group by c->>'code'
+     )
+     insert into event_outbox (payload)
+     select jsonb_build_object(
+       'version', 2, 'id', gen_random_uuid(), 'type', 'url.clicks',
+       'clicks', jsonb_agg(jsonb_build_object(
+         'code', code, 'count', n,
+         'lastClickedAt', to_char(last_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+         order by code))
+     from counts having count(*) > 0
+     returning (select count(*) from merged)::int as merged,
+               (select count(*) from claimed)::int as claimed`,
+    [maxCodesPerEvent],
+  )
+  const { merged = 0, claimed = 0 } = (rows[0] ?? {}) as { merged?: number; claimed?: number }
+  // A claim at its limit may have left rows unclaimed, too.
+  return { merged, more: claimed > merged || claimed === maxCodesPerEvent }
+}
+
+/**
+ * Publishes one batch: claims the oldest sealed rows no other relay holds,
+ * sends them in one SendMessageBatch call, and deletes exactly the rows SQS
  * accepted, all inside one transaction. Rows of failed entries stay for the
  * next round. A crash after the send but before the commit sends the batch
  * again: delivery is at least once and the worker deduplicates.
@@ -95,19 +145,38 @@ export async function relayBatch(
   try {
     await client.query('begin')
     const { rows } = await client.query<{ seq: string; payload: unknown }>(
-      'select seq, payload from event_outbox order by seq limit $1 for update skip locked',
+      'select seq, payload from event_outbox where sealed order by seq limit $1 for update skip locked',
       [options.batchSize],
     )
-    if (rows.length === 0) {
-      await client.query('commit')
-      return { claimed: 0, sent: 0, failed: 0 }
+    // Rows past the call's size limit are released at the commit, unsent. A
+    // row too large on its own (no producer writes one) would fail every
+    // call it is in: it is left out, logged, and kept, so it cannot block
+    // the rows behind it.
+    const entries: Array<{ Id: string; MessageBody: string }> = []
+    const tooLarge: string[] = []
+    let bytes = 0
+    for (const row of rows) {
+      const body = JSON.stringify(row.payload)
+      const size = Buffer.byteLength(body)
+      if (size > maxBatchBytes) tooLarge.push(row.seq)
+      else if (bytes + size > maxBatchBytes) break
+      else {
+        bytes += size
+        entries.push({ Id: row.seq, MessageBody: body })
+      }
     }
-    const output = await options.sqs.send(
-      new SendMessageBatchCommand({
-        QueueUrl: options.queueUrl,
-        Entries: rows.map((row) => ({ Id: row.seq, MessageBody: JSON.stringify(row.payload) })),
-      }),
-    )
+    if (tooLarge.length > 0) {
+      options.log.error(
+        { seqs: tooLarge },
+        'outbox event larger than SQS takes; it stays in the outbox',
+      )
+    }
+    const output: Partial<Pick<SendMessageBatchCommandOutput, 'Successful' | 'Failed'>> =
+      entries.length === 0
+        ? {}
+        : await options.sqs.send(
+            new SendMessageBatchCommand({ QueueUrl: options.queueUrl, Entries: entries }),
+          )
     const sent = (output.Successful ?? []).map((entry) => entry.Id)
     if (sent.length > 0) {
       await client.query('delete from event_outbox where seq = any($1::bigint[])', [sent])
@@ -121,7 +190,8 @@ export async function relayBatch(
         'SQS rejected an outbox event; it stays in the outbox',
       )
     }
-    return { claimed: rows.length, sent: sent.length, failed: rows.length - sent.length }
+    const claimed = entries.length + tooLarge.length
+    return { claimed, sent: sent.length, failed: claimed - sent.length }
   } catch (error) {
     await client.query('rollback').catch(() => {
       broken = true
@@ -157,6 +227,12 @@ export function startOutboxRelay(options: RelayOptions): OutboxRelay {
     while (!stopping) {
       let result: BatchResult | undefined
       try {
+        // One merge takes what was pending; more only when the code limit
+        // left rows behind, so a steady trickle does not split into many
+        // small events. At most a full batch's worth.
+        for (let merges = 0; merges < batchSize; merges++) {
+          if (!(await sealClicks(options.db)).more) break
+        }
         result = await relayBatch({ ...options, sqs, batchSize })
         metrics?.sent.inc(result.sent)
         if (result.failed > 0) metrics?.failed.inc({ reason: 'entry' }, result.failed)

@@ -72,13 +72,10 @@ export const urlRoutes: FastifyPluginAsyncZod<UrlRoutesOptions> = async (
       if (result.status === 'missing') throw notFound(code)
       if (result.status === 'expired')
         throw new HttpProblem(410, `the short URL "${code}" has expired`)
+      // The referrer and user agent the gateway still forwards are not kept:
+      // nothing consumes them (docs/events.md, "Per-visit fields").
       await visits
-        .record({
-          code,
-          at: new Date(),
-          referrer: request.body.referrer,
-          userAgent: request.body.userAgent,
-        })
+        .record({ code, at: new Date() })
         .catch((error: unknown) => request.log.warn({ err: error }, 'could not record the visit'))
       return { url: result.url }
     },

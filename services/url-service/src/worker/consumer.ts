@@ -108,6 +108,16 @@ function parseMessages(messages: readonly Message[]): Parsed {
   return parsed
 }
 
+/**
+ * When an event happened, for the lag metric. A url.clicks event keeps only
+ * each code's newest click; its oldest such time is the closest to the
+ * oldest click it carries.
+ */
+function occurredAt(event: UrlEvent): number {
+  if (event.type !== 'url.clicks') return Date.parse(event.occurredAt)
+  return Math.min(...event.clicks.map((click) => Date.parse(click.lastClickedAt)))
+}
+
 const pruneIntervalMs = 3600_000
 
 /** What every step of the consumer reads: its settings, resolved once, and its metrics. */
@@ -220,7 +230,7 @@ async function handleBatch(consumer: Consumer, messages: readonly Message[]): Pr
     const now = Date.now()
     for (const event of result.applied) {
       metrics?.processed.inc({ type: event.type })
-      metrics?.lag.observe(Math.max(0, (now - Date.parse(event.occurredAt)) / 1000))
+      metrics?.lag.observe(Math.max(0, (now - occurredAt(event)) / 1000))
     }
     metrics?.duplicates.inc(result.duplicates)
   } catch (error) {

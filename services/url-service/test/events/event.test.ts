@@ -1,90 +1,59 @@
 import t from 'tap'
-import {
-  clickedEvent,
-  createdEvent,
-  referrerHost,
-  UrlEvent,
-  userAgentFamily,
-} from '../../src/events/event.js'
+import { clicksEvent, createdEvent, UrlEvent } from '../../src/events/event.js'
+import { v1Click } from './harness.js'
 
-const agents: Record<string, string> = {
-  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36':
-    'chrome',
-  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36 Edg/126.0.2592.87':
-    'edge',
-  'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0': 'firefox',
-  'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15':
-    'safari',
-  'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/126.0.6478.54 Mobile/15E148 Safari/604.1':
-    'chrome',
-  'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)': 'bot',
-  'Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/126.0.0.0 Safari/537.36':
-    'bot',
-  'curl/8.5.0': 'bot',
-  'Mozilla/5.0 (Windows NT 10.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36 OPR/111.0':
-    'other',
-  'something else entirely': 'other',
-}
+const at = '2026-01-02T03:04:05.000Z'
 
-t.test('user agents are reduced to a family', async (t) => {
-  for (const [agent, family] of Object.entries(agents))
-    t.equal(userAgentFamily(agent), family, agent)
-  t.equal(userAgentFamily(undefined), 'other')
-  t.equal(userAgentFamily(''), 'other')
-})
-
-t.test('only the referrer host is kept, and only from http(s) referrers', async (t) => {
-  t.equal(referrerHost('https://News.Example.com:8443/a/b?q=secret#frag'), 'news.example.com')
-  t.equal(referrerHost('http://user:pw@example.org/x'), 'example.org')
-  t.equal(referrerHost('android-app://com.example/'), null)
-  t.equal(referrerHost('not a url'), null)
-  t.equal(referrerHost(undefined), null)
-})
-
-t.test('a click event carries no raw header values', async (t) => {
-  const event = clickedEvent({
-    code: 'abc123',
-    referrer: 'https://news.example.com/story?session=s3cr3t',
-    userAgent: 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0',
-    occurredAt: new Date('2026-01-02T03:04:05.000Z'),
-  })
-  t.match(event, {
-    version: 1,
-    type: 'url.clicked',
-    code: 'abc123',
-    occurredAt: '2026-01-02T03:04:05.000Z',
-    referrerHost: 'news.example.com',
-    userAgentFamily: 'firefox',
-  })
-  t.match(event.id, /^[0-9a-f-]{36}$/)
-  const json = JSON.stringify(event)
-  t.notMatch(json, /s3cr3t|Gecko|story/, 'no path, query or full user agent')
-  t.same(Object.keys(event).sort(), [
-    'code',
-    'id',
-    'occurredAt',
-    'referrerHost',
-    'type',
-    'userAgentFamily',
-    'version',
+t.test('a url.clicks event carries counts per code and nothing about a visitor', async (t) => {
+  const event = clicksEvent([
+    { code: 'abc123', count: 3, lastClickedAt: at },
+    { code: 'xyz', count: 1, lastClickedAt: at },
   ])
+  t.match(event, { version: 2, type: 'url.clicks' })
+  t.match(event.id, /^[0-9a-f-]{36}$/)
+  t.same(Object.keys(event).sort(), ['clicks', 'id', 'type', 'version'])
+  t.same(Object.keys(event.clicks[0] ?? {}).sort(), ['code', 'count', 'lastClickedAt'])
+  t.ok(UrlEvent.safeParse(event).success)
 })
 
-t.test('the schema accepts what the producer writes and rejects what it does not', async (t) => {
-  t.ok(UrlEvent.safeParse(clickedEvent({ code: 'abc' })).success)
-  t.ok(UrlEvent.safeParse(createdEvent({ code: 'abc' })).success)
+t.test('the schema accepts what either producer version writes and rejects the rest', async (t) => {
+  t.ok(UrlEvent.safeParse(createdEvent({ code: 'abc' })).success, 'url.created, version 1')
+  t.ok(UrlEvent.safeParse(v1Click('abc')).success, 'url.clicked, version 1')
   const good = createdEvent({ code: 'abc' })
   t.ok(
     UrlEvent.safeParse({ ...good, addedLater: true }).success,
-    'unknown fields within version 1 are tolerated',
+    'unknown fields within a version are tolerated',
   )
-  t.notOk(UrlEvent.safeParse({ ...good, version: 2 }).success, 'another version')
+  t.notOk(UrlEvent.safeParse({ ...good, version: 2 }).success, 'url.created is version 1')
+  t.notOk(UrlEvent.safeParse({ ...v1Click('abc'), version: 2 }).success, 'url.clicked is version 1')
   t.notOk(UrlEvent.safeParse({ ...good, id: 'not-a-uuid' }).success, 'bad id')
   t.notOk(UrlEvent.safeParse({ ...good, type: 'url.deleted' }).success, 'unknown type')
   t.notOk(UrlEvent.safeParse({ ...good, code: '../etc' }).success, 'bad code')
   t.notOk(
-    UrlEvent.safeParse({ ...clickedEvent({ code: 'abc' }), userAgentFamily: 'Mozilla/5.0' })
-      .success,
-    'a raw user agent',
+    UrlEvent.safeParse({ ...v1Click('abc'), userAgentFamily: 'Mozilla/5.0' }).success,
+    'a raw user agent in version 1',
   )
+
+  const clicks = clicksEvent([{ code: 'abc', count: 1, lastClickedAt: at }])
+  const withClicks = (list: unknown) => UrlEvent.safeParse({ ...clicks, clicks: list }).success
+  t.notOk(UrlEvent.safeParse({ ...clicks, version: 1 }).success, 'url.clicks is version 2')
+  t.notOk(withClicks([]), 'no codes')
+  t.notOk(withClicks([{ code: 'abc', count: 0, lastClickedAt: at }]), 'a zero count')
+  t.notOk(withClicks([{ code: 'abc', count: 1.5, lastClickedAt: at }]), 'a fractional count')
+  t.notOk(withClicks([{ code: '../x', count: 1, lastClickedAt: at }]), 'a bad code')
+  t.notOk(withClicks([{ code: 'abc', count: 1, lastClickedAt: 'yesterday' }]), 'a bad time')
+  t.notOk(
+    withClicks([
+      { code: 'abc', count: 1, lastClickedAt: at },
+      { code: 'abc', count: 2, lastClickedAt: at },
+    ]),
+    'a code named twice',
+  )
+  const many = Array.from({ length: 1025 }, (_, i) => ({
+    code: `c${i}`,
+    count: 1,
+    lastClickedAt: at,
+  }))
+  t.notOk(withClicks(many), 'more codes than a merge can produce')
+  t.ok(withClicks(many.slice(1)), 'as many as a merge can produce')
 })

@@ -1,6 +1,9 @@
+import { randomUUID } from 'node:crypto'
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs'
 import { type FauxqsServer, startFauxqs } from 'fauxqs'
-import type { Database } from '../../src/db/database.js'
+import type { Database, Queryable } from '../../src/db/database.js'
+import type { UrlClickedEvent } from '../../src/events/event.js'
+import { recordClicks } from '../../src/events/outbox.js'
 import { createSqsClient } from '../../src/events/sqs.js'
 import { defaultVisibilityTimeoutSeconds } from '../../src/worker/config.js'
 
@@ -15,6 +18,35 @@ export const fastBackoff = { baseMs: 20, maxMs: 200 }
 
 export async function insertUrl(db: Database, code: string): Promise<void> {
   await db.query(`insert into urls (code, url) values ($1, 'https://example.com/')`, [code])
+}
+
+/** A click as the version 1 producer wrote it: one event per redirect. */
+export function v1Click(code: string, occurredAt = new Date()): UrlClickedEvent {
+  return {
+    version: 1,
+    id: randomUUID(),
+    type: 'url.clicked',
+    code,
+    occurredAt: occurredAt.toISOString(),
+    referrerHost: null,
+    userAgentFamily: 'other',
+  }
+}
+
+/** `n` redirects of `code`, each written as its own batch (one outbox row), as under light load. */
+export async function recordVisits(db: Queryable, code: string, n: number, at = new Date()) {
+  for (let i = 0; i < n; i++) {
+    await recordClicks(db, [{ code, count: 1, lastClickedAt: at.toISOString() }])
+  }
+}
+
+/** The bodies waiting in the emulator's queue, without receiving them. */
+export function queuedBodies(queue: Queue, name = 'events'): string[] {
+  const state = queue.server.inspectQueue(name)
+  return [
+    ...(state?.messages.ready ?? []),
+    ...(state?.messages.inflight ?? []).map((m) => m.message),
+  ].map((message) => message.body)
 }
 
 export async function clicksOf(

@@ -1,31 +1,95 @@
 import t from 'tap'
+import { openDatabase } from '../../src/db/database.js'
 import { UrlEvent } from '../../src/events/event.js'
-import { outboxVisitRecorder, recordClick } from '../../src/events/outbox.js'
+import { outboxVisitRecorder, recordClicks } from '../../src/events/outbox.js'
 import { UrlStore } from '../../src/store.js'
-import { migratedDatabase } from '../helpers/setup.js'
+import type { Visit } from '../../src/visits.js'
+import { migratedDatabase, silent } from '../helpers/setup.js'
 import { count } from './harness.js'
 
 t.test('outbox writes', async (t) => {
-  const { db } = await migratedDatabase(t, 3)
+  const { db, config } = await migratedDatabase(t, 3)
 
-  t.test('a click becomes one valid url.clicked row', async (t) => {
+  const outboxRows = async () => {
+    const { rows } = await db.query<{ payload: unknown; sealed: boolean }>(
+      'select payload, sealed from event_outbox order by seq',
+    )
+    return rows.map((row) => ({ event: UrlEvent.parse(row.payload), sealed: row.sealed }))
+  }
+
+  t.test('concurrent visits share one batch: one unsealed row of counts per code', async (t) => {
     await db.query('truncate event_outbox')
-    await outboxVisitRecorder(db).record({
-      code: 'abc',
-      at: new Date('2026-05-01T00:00:00Z'),
-      referrer: 'https://ref.example/path',
-      userAgent: 'curl/8.5.0',
-    })
-    const { rows } = await db.query<{ payload: unknown }>('select payload from event_outbox')
+    const recorder = outboxVisitRecorder(db, { maxWaitMs: 50 })
+    const visit = (code: string, at: string): Visit => ({ code, at: new Date(at) })
+    await Promise.all([
+      recorder.record(visit('abc', '2026-05-01T00:00:02Z')),
+      recorder.record(visit('abc', '2026-05-01T00:00:03Z')),
+      recorder.record(visit('xyz', '2026-05-01T00:00:01Z')),
+      recorder.record(visit('abc', '2026-05-01T00:00:01Z')),
+    ])
+    const rows = await outboxRows()
     t.equal(rows.length, 1)
-    const event = UrlEvent.parse(rows[0]?.payload)
-    t.match(event, {
-      type: 'url.clicked',
-      code: 'abc',
-      occurredAt: '2026-05-01T00:00:00.000Z',
-      referrerHost: 'ref.example',
-      userAgentFamily: 'bot',
+    t.equal(rows[0]?.sealed, false, 'for the relay to merge before it sends')
+    t.match(rows[0]?.event, {
+      version: 2,
+      type: 'url.clicks',
+      clicks: [
+        { code: 'abc', count: 3, lastClickedAt: '2026-05-01T00:00:03.000Z' },
+        { code: 'xyz', count: 1, lastClickedAt: '2026-05-01T00:00:01.000Z' },
+      ],
     })
+  })
+
+  t.test('a visit is answered only once its batch committed', async (t) => {
+    await db.query('truncate event_outbox')
+    const recorder = outboxVisitRecorder(db, { maxWaitMs: 200 })
+    const started = performance.now()
+    let recorded = false
+    const pending = recorder.record({ code: 'abc', at: new Date() }).then(() => {
+      recorded = true
+    })
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    t.notOk(recorded, 'still waiting for its batch to close')
+    t.equal(await count(db, 'event_outbox'), 0, 'nothing written yet')
+    await pending
+    t.ok(performance.now() - started >= 190, 'the batch closed on its timer')
+    t.equal(await count(db, 'event_outbox'), 1, 'and its row is there when the visit returns')
+  })
+
+  t.test('a batch closes at maxVisits without waiting for its timer', async (t) => {
+    await db.query('truncate event_outbox')
+    const recorder = outboxVisitRecorder(db, { maxVisits: 3, maxWaitMs: 10_000 })
+    const started = performance.now()
+    await Promise.all(
+      Array.from({ length: 6 }, () => recorder.record({ code: 'abc', at: new Date() })),
+    )
+    t.ok(performance.now() - started < 5000, 'two full batches did not wait')
+    const rows = await outboxRows()
+    t.same(
+      rows.map((row) => (row.event.type === 'url.clicks' ? row.event.clicks[0]?.count : 0)),
+      [3, 3],
+    )
+  })
+
+  t.test('a failed insert fails every visit of its batch alike', async (t) => {
+    await db.query('truncate event_outbox')
+    // A pool that was closed refuses every statement, as a lost database would.
+    const gone = await openDatabase(config, { logger: silent, max: 1 })
+    await gone.close()
+    const recorder = outboxVisitRecorder(gone, { maxWaitMs: 5 })
+    const outcomes = await Promise.allSettled([
+      recorder.record({ code: 'abc', at: new Date() }),
+      recorder.record({ code: 'xyz', at: new Date() }),
+    ])
+    t.same(
+      outcomes.map((outcome) => outcome.status),
+      ['rejected', 'rejected'],
+    )
+    const [first, second] = outcomes as PromiseRejectedResult[]
+    t.equal(first?.reason, second?.reason, 'the same error for both')
+    // The next batch is a new one: the failure does not stick.
+    await outboxVisitRecorder(db, { maxWaitMs: 1 }).record({ code: 'abc', at: new Date() })
+    t.equal(await count(db, 'event_outbox'), 1)
   })
 
   t.test('url.created commits and rolls back with the URL row', async (t) => {
@@ -43,12 +107,15 @@ t.test('outbox writes', async (t) => {
     } finally {
       client.release()
     }
-    const { rows } = await db.query<{ payload: { code: string; type: string } }>(
-      'select payload from event_outbox',
-    )
+    const rows = await outboxRows()
     t.same(
-      rows.map((row) => [row.payload.type, row.payload.code]),
-      [['url.created', 'kept']],
+      rows.map((row) => [
+        row.event.type,
+        row.event.type === 'url.created' && row.event.code,
+        row.sealed,
+      ]),
+      [['url.created', 'kept', true]],
+      'a complete event, sent as it is',
     )
     const { rows: urls } = await db.query<{ code: string }>('select code from urls')
     t.same(
@@ -68,26 +135,18 @@ t.test('outbox writes', async (t) => {
     t.equal(await count(db, 'event_outbox'), 1, 'only the first create wrote url.created')
   })
 
-  t.test('a click commits asynchronously without changing the session', async (t) => {
+  t.test('click counts commit asynchronously without changing the session', async (t) => {
     await db.query('truncate event_outbox')
     const client = await db.connect()
     try {
-      await recordClick(client, { code: 'abc' })
+      await recordClicks(client, [
+        { code: 'abc', count: 1, lastClickedAt: new Date().toISOString() },
+      ])
       const { rows } = await client.query('show synchronous_commit')
       t.equal(rows[0]?.synchronous_commit, 'on', 'the setting ended with its statement')
     } finally {
       client.release()
     }
     t.equal(await count(db, 'event_outbox'), 1, 'and the row is committed')
-  })
-
-  t.test('each click has its own event id', async (t) => {
-    await db.query('truncate event_outbox')
-    for (let i = 0; i < 5; i++) await recordClick(db, { code: 'abc' })
-    const { rows } = await db.query<{ n: number }>(
-      "select count(distinct payload->>'id')::int as n from event_outbox",
-    )
-    t.equal(rows[0]?.n, 5)
-    t.equal(await count(db, 'event_outbox'), 5)
   })
 })

@@ -78,11 +78,12 @@ t.test('created and clicked events flow from the API to the counter', async (t) 
   const byType = Object.fromEntries(events.map((event) => [event.type, event]))
   t.equal(events.length, 2, 'the refused alias emitted nothing')
   t.match(byType['url.created'], { code: 'wired' })
-  t.match(byType['url.clicked'], {
-    code: 'wired',
-    referrerHost: 'news.example.org',
-    userAgentFamily: 'firefox',
-  })
+  t.same(
+    byType['url.clicks']?.type === 'url.clicks' &&
+      byType['url.clicks'].clicks.map((c) => [c.code, c.count]),
+    [['wired', 1]],
+  )
+  t.notMatch(JSON.stringify(events), /news\.example|Firefox|firefox/, 'no trace of the headers')
   t.equal(await count(db, 'event_outbox'), 0, 'published rows are gone from the outbox')
 
   const consumer = startConsumer({

@@ -126,11 +126,8 @@ t.test(
     })
     t.equal(ok.statusCode, 200)
     t.same(ok.json(), { url: 'https://example.com/target' })
-    t.match(visits.at(-1), {
-      code: 'soon',
-      referrer: 'https://news.example/',
-      userAgent: 'test-agent',
-    })
+    t.same(Object.keys(visits.at(-1) ?? {}).sort(), ['at', 'code'], 'headers are not kept')
+    t.equal(visits.at(-1)?.code, 'soon')
 
     // The API refuses a past expiry, so age the row in the database.
     await db.query(`UPDATE urls SET expires_at = now() - interval '1 second' WHERE code = 'soon'`)

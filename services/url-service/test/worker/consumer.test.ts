@@ -2,8 +2,8 @@ import { ReceiveMessageCommand } from '@aws-sdk/client-sqs'
 import { Registry } from 'prom-client'
 import t from 'tap'
 import type { Database } from '../../src/db/database.js'
-import { clickedEvent, createdEvent } from '../../src/events/event.js'
-import { recordClick } from '../../src/events/outbox.js'
+import { clicksEvent, createdEvent } from '../../src/events/event.js'
+import { recordClicks } from '../../src/events/outbox.js'
 import { startOutboxRelay } from '../../src/events/relay.js'
 import { createSqsClient } from '../../src/events/sqs.js'
 import { applyEvents } from '../../src/worker/apply.js'
@@ -15,9 +15,12 @@ import {
   fastBackoff,
   insertUrl,
   type Queue,
+  queuedBodies,
+  recordVisits,
   sendRaw,
   silent,
   startQueue,
+  v1Click,
 } from '../events/harness.js'
 import { migratedDatabase } from '../helpers/setup.js'
 
@@ -59,8 +62,8 @@ const { db } = await migratedDatabase(t)
 
 t.test('a batch is applied once, however often it arrives', async (t) => {
   await insertUrl(db, 'apply1')
-  const older = clickedEvent({ code: 'apply1', occurredAt: new Date('2026-01-01T00:00:00Z') })
-  const newer = clickedEvent({ code: 'apply1', occurredAt: new Date('2026-03-01T00:00:00Z') })
+  const older = v1Click('apply1', new Date('2026-01-01T00:00:00Z'))
+  const newer = v1Click('apply1', new Date('2026-03-01T00:00:00Z'))
   const created = createdEvent({ code: 'apply1' })
   const first = await applyEvents(db, [newer, newer, created])
   t.same(
@@ -85,20 +88,107 @@ t.test('a batch is applied once, however often it arrives', async (t) => {
   )
 })
 
+t.test('counts per code: one event, one idempotency record, applied once', async (t) => {
+  for (const code of ['multi1', 'multi2', 'multi3']) await insertUrl(db, code)
+  const at = '2026-04-01T00:00:00.000Z'
+  const event = clicksEvent([
+    { code: 'multi1', count: 3, lastClickedAt: at },
+    { code: 'multi2', count: 1, lastClickedAt: at },
+    { code: 'multi3', count: 40, lastClickedAt: at },
+  ])
+  const before = await count(db, 'processed_events')
+  const first = await applyEvents(db, [event])
+  t.same(first, { applied: [event], duplicates: 0 })
+  t.equal((await count(db, 'processed_events')) - before, 1, 'one record for three codes')
+  const again = await applyEvents(db, [event])
+  t.same(again, { applied: [], duplicates: 1 }, 'applied twice, counted once')
+  t.same(
+    await Promise.all(['multi1', 'multi2', 'multi3'].map((code) => clicksOf(db, code))),
+    [3, 1, 40].map((clicks) => ({ clicks, lastClickedAt: new Date(at) })),
+  )
+})
+
+t.test('an outbox row with counts for three codes updates three urls', async (t) => {
+  const queue = await startQueue(t)
+  for (const code of ['row1', 'row2', 'row3']) await insertUrl(db, code)
+  const at = new Date().toISOString()
+  await recordClicks(db, [
+    { code: 'row1', count: 2, lastClickedAt: at },
+    { code: 'row2', count: 5, lastClickedAt: at },
+    { code: 'row3', count: 1, lastClickedAt: at },
+  ])
+  await relayAll(db, queue)
+  t.equal(queuedBodies(queue).length, 1, 'one message')
+  const consumer = startConsumer({
+    db,
+    sqs: queue.sqs,
+    queueUrl: queue.queueUrl,
+    log: silent,
+    waitTimeSeconds: 1,
+    visibilityTimeoutSeconds: 30,
+  })
+  t.teardown(() => consumer.stop())
+  await eventually(() => queueEmpty(queue), 'the message to be applied and deleted')
+  await consumer.stop()
+  t.same(
+    await Promise.all(
+      ['row1', 'row2', 'row3'].map(async (code) => (await clicksOf(db, code)).clicks),
+    ),
+    [2, 5, 1],
+  )
+})
+
+t.test('the worker reads version 1 and version 2 from the queue', async (t) => {
+  const queue = await startQueue(t)
+  await insertUrl(db, 'versions')
+  const v2 = clicksEvent([
+    { code: 'versions', count: 4, lastClickedAt: '2026-06-01T00:00:00.000Z' },
+  ])
+  await sendRaw(queue, [
+    JSON.stringify(v1Click('versions', new Date('2026-07-01T00:00:00Z'))),
+    JSON.stringify(v2),
+  ])
+  const registry = new Registry()
+  const consumer = startConsumer({
+    db,
+    sqs: queue.sqs,
+    queueUrl: queue.queueUrl,
+    log: silent,
+    registry,
+    waitTimeSeconds: 1,
+    visibilityTimeoutSeconds: 30,
+  })
+  t.teardown(() => consumer.stop())
+  await eventually(() => queueEmpty(queue), 'both messages to be applied and deleted')
+  await consumer.stop()
+  t.same(await clicksOf(db, 'versions'), {
+    clicks: 5,
+    lastClickedAt: new Date('2026-07-01T00:00:00Z'),
+  })
+  const metrics = await registry.getMetricsAsJSON()
+  t.equal(metricValue(metrics, 'events_processed_total', { type: 'url.clicked' }), 1)
+  t.equal(metricValue(metrics, 'events_processed_total', { type: 'url.clicks' }), 1)
+  t.equal(metricValue(metrics, 'events_failed_total', { reason: 'invalid' }), 0)
+})
+
 t.test('N clicks through SQS with duplicates injected count N', async (t) => {
   const queue = await startQueue(t, { visibilityTimeoutSeconds: 5 })
   await insertUrl(db, 'many')
   await insertUrl(db, 'few')
-  for (let i = 0; i < 25; i++) await recordClick(db, { code: 'many', userAgent: 'curl/8' })
-  for (let i = 0; i < 5; i++) await recordClick(db, { code: 'few' })
-  const { rows } = await db.query<{ payload: { occurredAt: string; code: string } }>(
-    'select payload from event_outbox order by seq',
-  )
-  const bodies = rows.map((row) => JSON.stringify(row.payload))
+  const newest = new Date('2026-05-05T05:05:05.005Z')
+  await recordVisits(db, 'many', 24, new Date('2026-05-01T00:00:00Z'))
+  await recordVisits(db, 'many', 1, newest)
   await relayAll(db, queue)
+  await recordVisits(db, 'few', 5)
+  await relayAll(db, queue)
+  // Each relay run merged its 25 and 5 rows into one message.
+  const bodies = queuedBodies(queue)
+  t.equal(bodies.length, 2)
   // The same events published again, as a relay that crashed before its
-  // commit would: twelve duplicates, two of them twice in one call.
-  await sendRaw(queue, [...bodies.slice(0, 10), bodies[0] as string, bodies[1] as string])
+  // commit would: five duplicates, two of them twice in one call.
+  const [a, b] = bodies as [string, string]
+  await sendRaw(queue, [a, b, a])
+  await sendRaw(queue, [b, a])
 
   const registry = new Registry()
   const consumer = startConsumer({
@@ -117,30 +207,26 @@ t.test('N clicks through SQS with duplicates injected count N', async (t) => {
     return (
       metricValue(metrics, 'events_processed_total') +
         metricValue(metrics, 'events_duplicates_total') ===
-      42
+      7
     )
   }, 'every delivery to be handled')
   await eventually(() => queueEmpty(queue), 'every message to be deleted')
   await consumer.stop()
 
-  t.equal((await clicksOf(db, 'many')).clicks, 25)
+  t.same(await clicksOf(db, 'many'), { clicks: 25, lastClickedAt: newest })
   t.equal((await clicksOf(db, 'few')).clicks, 5)
-  const newest = rows
-    .filter((row) => row.payload.code === 'many')
-    .map((row) => Date.parse(row.payload.occurredAt))
-    .reduce((a, b) => Math.max(a, b))
-  t.equal((await clicksOf(db, 'many')).lastClickedAt?.getTime(), newest)
   const metrics = await registry.getMetricsAsJSON()
-  t.equal(metricValue(metrics, 'events_processed_total', { type: 'url.clicked' }), 30)
-  t.equal(metricValue(metrics, 'events_duplicates_total'), 12)
-  t.equal(metricValue(metrics, 'events_lag_seconds_count'), 30, 'lag observed per applied event')
+  t.equal(metricValue(metrics, 'events_processed_total', { type: 'url.clicks' }), 2)
+  t.equal(metricValue(metrics, 'events_duplicates_total'), 5)
+  t.equal(metricValue(metrics, 'events_lag_seconds_count'), 2, 'lag observed per applied event')
 })
 
 t.test('a worker killed between commit and delete does not double count', async (t) => {
   const queue = await startQueue(t)
   await insertUrl(db, 'crash')
-  for (let i = 0; i < 12; i++) await recordClick(db, { code: 'crash' })
+  await recordVisits(db, 'crash', 12)
   await relayAll(db, queue)
+  const messages = queuedBodies(queue).length
 
   // Worker A commits every batch, then dies before DeleteMessageBatch.
   const crashing = createSqsClient({ requestTimeoutMs: 5000 })
@@ -167,8 +253,8 @@ t.test('a worker killed between commit and delete does not double count', async 
     backoff: fastBackoff,
   })
   await eventually(
-    async () => (await count(db, 'processed_events')) - before === 12,
-    'worker A to commit all twelve',
+    async () => (await count(db, 'processed_events')) - before === messages,
+    'worker A to commit every message',
   )
   await eventually(() => deletesAttempted > 0, 'worker A to reach its delete')
   await a.stop()
@@ -191,7 +277,7 @@ t.test('a worker killed between commit and delete does not double count', async 
   await eventually(() => queueEmpty(queue), 'worker B to delete the redelivered messages')
   await b.stop()
   const metrics = await registry.getMetricsAsJSON()
-  t.ok(metricValue(metrics, 'events_duplicates_total') >= 12, 'B saw them as duplicates')
+  t.ok(metricValue(metrics, 'events_duplicates_total') >= messages, 'B saw them as duplicates')
   t.equal(metricValue(metrics, 'events_processed_total'), 0)
   t.equal((await clicksOf(db, 'crash')).clicks, 12)
 })
@@ -201,7 +287,7 @@ t.test('a batch the database refused is not deleted, and arrives again', async (
   await insertUrl(db, 'refused')
   await sendRaw(
     queue,
-    [1, 2, 3].map(() => JSON.stringify(clickedEvent({ code: 'refused' }))),
+    [1, 2, 3].map(() => JSON.stringify(v1Click('refused'))),
   )
   let refusals = 1
   const flaky = {
@@ -234,8 +320,11 @@ t.test('a batch the database refused is not deleted, and arrives again', async (
 t.test('a malformed message neither stops the worker nor blocks its batch', async (t) => {
   const queue = await startQueue(t, { maxReceiveCount: 2 })
   await insertUrl(db, 'poison')
-  const valid = () => JSON.stringify(clickedEvent({ code: 'poison' }))
-  const wrongVersion = JSON.stringify({ ...clickedEvent({ code: 'poison' }), version: 2 })
+  const valid = () =>
+    JSON.stringify(
+      clicksEvent([{ code: 'poison', count: 1, lastClickedAt: new Date().toISOString() }]),
+    )
+  const wrongVersion = JSON.stringify({ ...v1Click('poison'), version: 2 })
   await sendRaw(queue, [valid(), 'not json {', wrongVersion, valid()])
 
   const registry = new Registry()
@@ -274,7 +363,7 @@ t.test('a slow batch stays invisible, and stop() waits for it', async (t) => {
   t.teardown(() => blocker.release())
   await blocker.query('begin')
   await blocker.query(`select 1 from urls where code = 'slow' for update`)
-  await sendRaw(queue, [JSON.stringify(clickedEvent({ code: 'slow' }))])
+  await sendRaw(queue, [JSON.stringify(v1Click('slow'))])
 
   const consumer = startConsumer({
     db,

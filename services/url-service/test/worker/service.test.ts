@@ -6,7 +6,7 @@ import t from 'tap'
 import { databaseUrlSource } from '../../src/db/credentials.js'
 import { createDatabase } from '../../src/db/database.js'
 import { runMigrations } from '../../src/db/migrations.js'
-import { clickedEvent } from '../../src/events/event.js'
+import { clicksEvent } from '../../src/events/event.js'
 import { defaultVisibilityTimeoutSeconds, loadWorkerConfig } from '../../src/worker/config.js'
 import { startWorker } from '../../src/worker/service.js'
 import { clicksOf, eventually, insertUrl, sendRaw, silent, startQueue } from '../events/harness.js'
@@ -108,12 +108,16 @@ t.test('the worker process: ops port, counting, readiness, shutdown', async (t) 
   const ops = `http://127.0.0.1:${opsPort}`
 
   t.equal((await fetch(`${ops}/healthz`)).status, 200)
-  await sendRaw(queue, [JSON.stringify(clickedEvent({ code: 'svc' }))])
-  await eventually(async () => (await clicksOf(db, 'svc')).clicks === 1, 'the click')
+  await sendRaw(queue, [
+    JSON.stringify(
+      clicksEvent([{ code: 'svc', count: 2, lastClickedAt: new Date().toISOString() }]),
+    ),
+  ])
+  await eventually(async () => (await clicksOf(db, 'svc')).clicks === 2, 'the clicks')
   const ready = await fetch(`${ops}/readyz`)
   t.same(await ready.json(), { status: 'ok', checks: { database: 'ok', queue: 'ok' } })
   const metrics = await (await fetch(`${ops}/metrics`)).text()
-  t.match(metrics, /^events_processed_total\{[^}]*type="url.clicked"[^}]*\} 1$/m)
+  t.match(metrics, /^events_processed_total\{[^}]*type="url.clicks"[^}]*\} 1$/m)
   t.match(metrics, /^events_lag_seconds_count\{[^}]*\} 1$/m)
   t.match(metrics, /^events_duplicates_total\{[^}]*\} 0$/m)
 
