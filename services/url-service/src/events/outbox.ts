@@ -34,65 +34,61 @@ export async function recordClicks(db: Queryable, clicks: ClickCount[]): Promise
 }
 
 export interface ClickBatchOptions {
-  /** A batch closes at this many visits (at most clickBatchMaxVisits)... */
+  /** A batch closes at this many visits (at most clickBatchMaxVisits), even while an insert is in flight. */
   maxVisits?: number
-  /** ...or this long after its first visit, whichever comes first. */
-  maxWaitMs?: number
 }
 
 /**
- * The resolve route's VisitRecorder backed by the outbox, with group commit:
- * concurrent redirects join one short batch, the batch becomes one insert
- * of counts per code, and every redirect in it answers only once that insert
- * committed. So an answered redirect's click survives any url-service crash,
- * as with one insert per redirect, at the price of waiting up to maxWaitMs.
- * A failed insert fails every visit of its batch alike.
+ * The resolve route's VisitRecorder backed by the outbox, with group commit
+ * as databases do it for their own log: while no insert is in flight a
+ * visit is written at once (with whatever arrived in the same turn of the
+ * event loop); while one is, visits gather into the next batch, which is
+ * written when it ends. So a lone redirect never waits on a timer, and
+ * under load the batches grow with the database's latency. A batch becomes
+ * one insert of counts per code, and every redirect in it answers only once
+ * that insert committed: an answered redirect's click survives any
+ * url-service crash, as with one insert per redirect. A failed insert fails
+ * every visit of its batch alike.
  */
 export function outboxVisitRecorder(db: Queryable, options: ClickBatchOptions = {}): VisitRecorder {
   const maxVisits = Math.min(options.maxVisits ?? clickBatchMaxVisits, clickBatchMaxVisits)
-  const maxWaitMs = options.maxWaitMs ?? 2
 
   interface Batch {
-    counts: Map<string, { count: number; last: Date }>
+    readonly counts: Map<string, { count: number; last: Date }>
     visits: number
-    committed: Promise<void>
-    close(): void
+    scheduled: boolean
+    readonly committed: PromiseWithResolvers<void>
   }
-  let open: Batch | undefined
+  let next: Batch | undefined
+  let inFlight = 0
 
-  const openBatch = (): Batch => {
-    const counts: Batch['counts'] = new Map()
-    let write!: () => void
-    const committed = new Promise<void>((resolve) => {
-      write = resolve
-    }).then(() =>
-      recordClicks(
-        db,
-        [...counts].map(([code, c]) => ({
-          code,
-          count: c.count,
-          lastClickedAt: c.last.toISOString(),
-        })),
-      ),
-    )
-    const timer = setTimeout(() => batch.close(), maxWaitMs)
-    const batch: Batch = {
-      counts,
-      visits: 0,
-      committed,
-      close() {
-        clearTimeout(timer)
-        if (open === batch) open = undefined
-        write()
-      },
-    }
-    return batch
+  const write = (batch: Batch) => {
+    if (next === batch) next = undefined
+    inFlight += 1
+    const clicks = [...batch.counts].map(([code, c]) => ({
+      code,
+      count: c.count,
+      lastClickedAt: c.last.toISOString(),
+    }))
+    recordClicks(db, clicks)
+      .then(batch.committed.resolve, batch.committed.reject)
+      .finally(() => {
+        inFlight -= 1
+        if (inFlight === 0 && next) write(next)
+      })
   }
 
   return {
     record(visit) {
-      open ??= openBatch()
-      const batch = open
+      if (!next) {
+        next = {
+          counts: new Map(),
+          visits: 0,
+          scheduled: false,
+          committed: Promise.withResolvers(),
+        }
+      }
+      const batch = next
       const seen = batch.counts.get(visit.code)
       if (!seen) batch.counts.set(visit.code, { count: 1, last: visit.at })
       else {
@@ -100,8 +96,15 @@ export function outboxVisitRecorder(db: Queryable, options: ClickBatchOptions = 
         if (visit.at > seen.last) seen.last = visit.at
       }
       batch.visits += 1
-      if (batch.visits >= maxVisits) batch.close()
-      return batch.committed
+      if (batch.visits >= maxVisits) write(batch)
+      else if (inFlight === 0 && !batch.scheduled) {
+        // The rest of this turn's requests join before it is written.
+        batch.scheduled = true
+        setImmediate(() => {
+          if (next === batch) write(batch)
+        })
+      }
+      return batch.committed.promise
     },
   }
 }

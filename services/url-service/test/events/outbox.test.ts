@@ -1,5 +1,5 @@
 import t from 'tap'
-import { openDatabase } from '../../src/db/database.js'
+import { openDatabase, type Queryable } from '../../src/db/database.js'
 import { UrlEvent } from '../../src/events/event.js'
 import { outboxVisitRecorder, recordClicks } from '../../src/events/outbox.js'
 import { UrlStore } from '../../src/store.js'
@@ -17,9 +17,28 @@ t.test('outbox writes', async (t) => {
     return rows.map((row) => ({ event: UrlEvent.parse(row.payload), sealed: row.sealed }))
   }
 
-  t.test('concurrent visits share one batch: one unsealed row of counts per code', async (t) => {
+  /** The database, except that the first statement waits until `open()`: an insert held in flight. */
+  const holdFirstInsert = () => {
+    const gate = Promise.withResolvers<void>()
+    let calls = 0
+    const held: Queryable = {
+      query: async (text, values) => {
+        calls += 1
+        if (calls === 1) await gate.promise
+        return db.query(text, values)
+      },
+    }
+    return { db: held, open: () => gate.resolve() }
+  }
+  const nextTurn = () => new Promise((resolve) => setImmediate(resolve))
+  const countsOf = (rows: Awaited<ReturnType<typeof outboxRows>>) =>
+    rows.map((row) =>
+      row.event.type === 'url.clicks' ? row.event.clicks.reduce((n, c) => n + c.count, 0) : 0,
+    )
+
+  t.test('visits of one turn share one batch: one unsealed row of counts per code', async (t) => {
     await db.query('truncate event_outbox')
-    const recorder = outboxVisitRecorder(db, { maxWaitMs: 50 })
+    const recorder = outboxVisitRecorder(db)
     const visit = (code: string, at: string): Visit => ({ code, at: new Date(at) })
     await Promise.all([
       recorder.record(visit('abc', '2026-05-01T00:00:02Z')),
@@ -42,33 +61,61 @@ t.test('outbox writes', async (t) => {
 
   t.test('a visit is answered only once its batch committed', async (t) => {
     await db.query('truncate event_outbox')
-    const recorder = outboxVisitRecorder(db, { maxWaitMs: 200 })
-    const started = performance.now()
+    const held = holdFirstInsert()
     let recorded = false
-    const pending = recorder.record({ code: 'abc', at: new Date() }).then(() => {
-      recorded = true
-    })
+    const pending = outboxVisitRecorder(held.db)
+      .record({ code: 'abc', at: new Date() })
+      .then(() => {
+        recorded = true
+      })
     await new Promise((resolve) => setTimeout(resolve, 50))
-    t.notOk(recorded, 'still waiting for its batch to close')
+    t.notOk(recorded, 'still waiting for its insert')
     t.equal(await count(db, 'event_outbox'), 0, 'nothing written yet')
+    held.open()
     await pending
-    t.ok(performance.now() - started >= 190, 'the batch closed on its timer')
     t.equal(await count(db, 'event_outbox'), 1, 'and its row is there when the visit returns')
   })
 
-  t.test('a batch closes at maxVisits without waiting for its timer', async (t) => {
+  t.test(
+    'visits that arrive while an insert is in flight gather into the next batch',
+    async (t) => {
+      await db.query('truncate event_outbox')
+      const held = holdFirstInsert()
+      const recorder = outboxVisitRecorder(held.db)
+      const first = recorder.record({ code: 'abc', at: new Date() })
+      await nextTurn()
+      const later = []
+      for (let i = 0; i < 3; i++) {
+        later.push(recorder.record({ code: 'abc', at: new Date() }))
+        await nextTurn()
+      }
+      t.equal(await count(db, 'event_outbox'), 0, 'the later visits wait for the insert in flight')
+      held.open()
+      await Promise.all([first, ...later])
+      t.same(countsOf(await outboxRows()), [1, 3], 'one insert for the three that waited')
+    },
+  )
+
+  t.test('a batch closes at maxVisits even while an insert is in flight', async (t) => {
     await db.query('truncate event_outbox')
-    const recorder = outboxVisitRecorder(db, { maxVisits: 3, maxWaitMs: 10_000 })
-    const started = performance.now()
-    await Promise.all(
-      Array.from({ length: 6 }, () => recorder.record({ code: 'abc', at: new Date() })),
-    )
-    t.ok(performance.now() - started < 5000, 'two full batches did not wait')
-    const rows = await outboxRows()
-    t.same(
-      rows.map((row) => (row.event.type === 'url.clicks' ? row.event.clicks[0]?.count : 0)),
-      [3, 3],
-    )
+    const held = holdFirstInsert()
+    const recorder = outboxVisitRecorder(held.db, { maxVisits: 3 })
+    let firstDone = false
+    const first = recorder.record({ code: 'abc', at: new Date() }).then(() => {
+      firstDone = true
+    })
+    await nextTurn()
+    const full = []
+    for (let i = 0; i < 3; i++) {
+      full.push(recorder.record({ code: 'abc', at: new Date() }))
+      await nextTurn()
+    }
+    await Promise.all(full)
+    t.notOk(firstDone, 'the full batch did not wait for the insert in flight')
+    t.same(countsOf(await outboxRows()), [3])
+    held.open()
+    await first
+    t.same(countsOf(await outboxRows()), [3, 1])
   })
 
   t.test('a failed insert fails every visit of its batch alike', async (t) => {
@@ -76,7 +123,7 @@ t.test('outbox writes', async (t) => {
     // A pool that was closed refuses every statement, as a lost database would.
     const gone = await openDatabase(config, { logger: silent, max: 1 })
     await gone.close()
-    const recorder = outboxVisitRecorder(gone, { maxWaitMs: 5 })
+    const recorder = outboxVisitRecorder(gone)
     const outcomes = await Promise.allSettled([
       recorder.record({ code: 'abc', at: new Date() }),
       recorder.record({ code: 'xyz', at: new Date() }),
@@ -88,7 +135,7 @@ t.test('outbox writes', async (t) => {
     const [first, second] = outcomes as PromiseRejectedResult[]
     t.equal(first?.reason, second?.reason, 'the same error for both')
     // The next batch is a new one: the failure does not stick.
-    await outboxVisitRecorder(db, { maxWaitMs: 1 }).record({ code: 'abc', at: new Date() })
+    await outboxVisitRecorder(db).record({ code: 'abc', at: new Date() })
     t.equal(await count(db, 'event_outbox'), 1)
   })
 
