@@ -25,6 +25,7 @@ export {
   type TestDatabase,
   testAdminUrl,
 } from './postgres.js'
+export { runScript, type ScriptResult } from './run-script.js'
 export {
   generatePassword,
   type LocalSecretsManager,
