@@ -8,6 +8,7 @@ import {
   chartDir,
   exampleValues,
   helm,
+  helmTemplate,
   type K8sObject,
   renderChart,
   valuesDir,
@@ -303,15 +304,7 @@ t.test(
     })
     for (const sa of accounts(rendered.get('Pod Identity') ?? []))
       t.notOk(sa.metadata.annotations, `${sa.metadata.name}: no IRSA annotation`)
-    const missing = helm([
-      'template',
-      'zt',
-      chartDir,
-      '-f',
-      exampleValues,
-      '--set',
-      'aws.roleArns.worker=',
-    ])
+    const missing = helmTemplate(['aws.roleArns.worker='])
     t.equal(missing.status, 1)
     t.match(missing.stderr, /aws\.roleArns\.worker is required with aws\.identity=irsa/)
   },
