@@ -3,6 +3,7 @@
  * schema validation, pod hardening, and the configuration contract of
  * e2e/src/contract.ts (ports, env names, identities).
  */
+import { svidFileNames } from '@zt/spiffe'
 import t from 'tap'
 import {
   chartDir,
@@ -255,28 +256,52 @@ t.test('SPIFFE: ClusterSPIFFEIDs and the Workload API socket through the CSI dri
   t.notOk(app(example, 'frontend').env.TRUST_DOMAIN, 'the frontend has no SVID')
 })
 
-t.test('SPIFFE files mode: a spiffe-helper native sidecar writes the SVID files', async (t) => {
+/** spiffe-helper's config (HCL: one `key = value` a line, strings quoted) as an object. */
+function helperConfig(text: string): Record<string, unknown> {
+  return Object.fromEntries(
+    text
+      .split('\n')
+      .filter((line) => line.includes('='))
+      .map((line) => {
+        const [key = '', value = ''] = line.split('=').map((part) => part.trim())
+        return [key, JSON.parse(value) as unknown]
+      }),
+  )
+}
+
+t.test('SPIFFE files mode: spiffe-helper writes where the services read', async (t) => {
   const objects = rendered.get('file-based SVIDs') ?? []
-  for (const name of ['api-gateway', 'url-service']) {
-    const { spec, env } = app(objects, name)
-    t.equal(env.SPIFFE_SVID_DIR, '/run/spiffe/svid')
-    t.notOk(env.SPIFFE_ENDPOINT_SOCKET)
-    const helper = spec.initContainers?.find((c) => c.name === 'spiffe-helper')
-    t.equal(helper?.restartPolicy, 'Always', 'native sidecar: starts first, outlives the app')
-    t.same(spec.volumes?.find((v) => v.name === 'svid')?.emptyDir, {
-      medium: 'Memory',
-      sizeLimit: '1Mi',
-    })
-  }
   const configMap = find(objects, 'ConfigMap', 'spiffe-helper') as K8sObject
-  const config = (configMap.data as Record<string, string>)['helper.conf']
-  for (const line of [
-    'cert_dir = "/run/spiffe/svid"',
-    'svid_file_name = "svid.pem"',
-    'svid_key_file_name = "svid_key.pem"',
-    'svid_bundle_file_name = "bundle.pem"',
-  ]) {
-    t.match(config, line)
+  const config = helperConfig((configMap.data as Record<string, string>)['helper.conf'] ?? '')
+  t.equal(config.daemon_mode, true, 'keeps renewing, not one write and exit')
+  t.same(
+    {
+      certificates: config.svid_file_name,
+      privateKey: config.svid_key_file_name,
+      bundle: config.svid_bundle_file_name,
+    },
+    svidFileNames,
+    'the file names DirectorySource reads',
+  )
+  for (const name of ['api-gateway', 'url-service']) {
+    const { spec, container, env } = app(objects, name)
+    t.notOk(env.SPIFFE_ENDPOINT_SOCKET, 'exactly one SVID source')
+    const helper = spec.initContainers?.find((c) => c.name === 'spiffe-helper') as Container
+    t.equal(helper.restartPolicy, 'Always', 'native sidecar: starts first, outlives the app')
+    const mount = (c: Container, volume: string) => c.volumeMounts?.find((m) => m.name === volume)
+    t.equal(env.SPIFFE_SVID_DIR, config.cert_dir, `${name} reads where the helper writes`)
+    t.same(mount(container, 'svid'), { name: 'svid', mountPath: config.cert_dir, readOnly: true })
+    t.same(mount(helper, 'svid'), { name: 'svid', mountPath: config.cert_dir })
+    t.equal(
+      `${mount(helper, 'spiffe-workload-api')?.mountPath}/spire-agent.sock`,
+      config.agent_address,
+      'the helper reaches the agent socket through its CSI mount',
+    )
+    const configDir = mount(helper, 'spiffe-helper-config')?.mountPath
+    t.same(helper.args, ['-config', `${configDir}/helper.conf`])
+    const volume = (volumeName: string) => spec.volumes?.find((v) => v.name === volumeName)
+    t.same(volume('spiffe-helper-config')?.configMap, { name: configMap.metadata.name })
+    t.same(volume('svid')?.emptyDir, { medium: 'Memory', sizeLimit: '1Mi' }, 'keys stay off disk')
   }
 })
 
