@@ -391,6 +391,13 @@ t.test('the Dockerfile check reports each broken rule', (t) => {
 })
 
 const BAD_COMPOSE = `
+# Hardened as docker-compose.yml does it; the api-gateway alone is not.
+x-hardened: &hardened
+  user: "65532:65532"
+  read_only: true
+  cap_drop: [ALL]
+  security_opt: ["no-new-privileges:true"]
+  tmpfs: ["/tmp"]
 services:
   db:
     image: postgres:17
@@ -411,11 +418,7 @@ services:
     depends_on: [db]
   url-service:
     build: { context: . }
-    user: "65532:65532"
-    read_only: true
-    cap_drop: [ALL]
-    security_opt: ["no-new-privileges:true"]
-    tmpfs: ["/tmp"]
+    <<: *hardened
     environment:
       PORT: "8443"
       OPS_PORT: "9443"
@@ -435,11 +438,7 @@ services:
       db: { condition: service_healthy }
   frontend:
     build: { context: . }
-    user: "65532:65532"
-    read_only: true
-    cap_drop: [ALL]
-    security_opt: ["no-new-privileges:true"]
-    tmpfs: ["/tmp"]
+    <<: *hardened
     ports: ["3000:8080"]
     environment: { PORT: "8080", OPS_PORT: "9080", API_GATEWAY_URL: "http://api-gateway:8000" }
     healthcheck:
