@@ -63,6 +63,22 @@ export function parseManifests(text: string): K8sObject[] {
 /** The example values every install must set (charts/values/example.yaml). */
 export const exampleValues = join(valuesDir, 'example.yaml')
 
+/** The `helm template` arguments for the example values plus `valueFiles` and `--set` pairs. */
+function templateArgs(valueFiles: readonly string[], set: readonly string[]): string[] {
+  const args = ['template', 'zt', chartDir, '-f', exampleValues]
+  for (const file of valueFiles) args.push('-f', resolve(valuesDir, file))
+  for (const pair of set) args.push('--set', pair)
+  return args
+}
+
+/**
+ * `helm template` with the example values plus `--set` pairs, as it ran: for
+ * what the chart must refuse (status 1, the reason on stderr).
+ */
+export function helmTemplate(set: readonly string[] = []): HelmResult {
+  return helm(templateArgs([], set))
+}
+
 /**
  * `helm template` of the chart with the example values plus `valueFiles`
  * (names under charts/values/, or absolute paths) and `--set` pairs; throws
@@ -72,9 +88,7 @@ export function renderChart(
   valueFiles: readonly string[] = [],
   set: readonly string[] = [],
 ): K8sObject[] {
-  const args = ['template', 'zt', chartDir, '-f', exampleValues]
-  for (const file of valueFiles) args.push('-f', resolve(valuesDir, file))
-  for (const pair of set) args.push('--set', pair)
+  const args = templateArgs(valueFiles, set)
   const key = JSON.stringify(args)
   let objects = renders.get(key)
   if (objects === undefined) {

@@ -3,11 +3,13 @@
  * schema validation, pod hardening, and the configuration contract of
  * e2e/src/contract.ts (ports, env names, identities).
  */
+import { svidFileNames } from '@zt/spiffe'
 import t from 'tap'
 import {
   chartDir,
   exampleValues,
   helm,
+  helmTemplate,
   type K8sObject,
   renderChart,
   valuesDir,
@@ -67,6 +69,37 @@ const app = (objects: K8sObject[], name: string) => {
   const container = spec?.containers.find((c) => c.name === name)
   if (!spec || !container) throw new Error(`no ${name} deployment`)
   return { spec, container, env: envOf(container) }
+}
+
+interface IngressSpec {
+  rules: { http: { paths: { backend: { service: unknown } }[] } }[]
+}
+type ServiceSpec = { ports: { port: number; targetPort: number }[] }
+const servicePort = (objects: K8sObject[], name: string) =>
+  ((find(objects, 'Service', name) as K8sObject).spec as ServiceSpec).ports[0]?.port
+/** The in-cluster URL of a rendered Service: its name, namespace and port. */
+function serviceUrl(objects: K8sObject[], scheme: string, name: string): string {
+  const service = find(objects, 'Service', name) as K8sObject
+  const namespace = service.metadata.namespace ?? ''
+  return `${scheme}://${name}.${namespace}.svc.cluster.local:${servicePort(objects, name)}`
+}
+/**
+ * The SPIFFE ID the workload's ClusterSPIFFEID gives its pods in a SPIRE
+ * whose trust domain is `trustDomain` (SPIRE's, set where SPIRE is installed).
+ */
+function issuedId(objects: K8sObject[], trustDomain: string, name: string): string {
+  const entry = objects.find(
+    (object) =>
+      object.kind === 'ClusterSPIFFEID' &&
+      (object.spec as { podSelector: { matchLabels: { app: string } } }).podSelector.matchLabels
+        .app === name,
+  )
+  const template = ((entry as K8sObject).spec as { spiffeIDTemplate: string }).spiffeIDTemplate
+  const deployment = find(objects, 'Deployment', name) as K8sObject
+  return template
+    .replace('{{ .TrustDomain }}', trustDomain)
+    .replace('{{ .PodMeta.Namespace }}', deployment.metadata.namespace ?? '')
+    .replace('{{ .PodSpec.ServiceAccountName }}', app(objects, name).spec.serviceAccountName ?? '')
 }
 
 t.test('helm lint --strict passes for every value set', async (t) => {
@@ -129,54 +162,50 @@ t.test('namespaces are labelled Pod Security restricted, and optional', async (t
   )
 })
 
-t.test(
-  'workloads: namespaces, app labels, ports, probes, Services with port == containerPort',
-  async (t) => {
-    const expected = [
-      ['frontend', 'public', 8080, 9080],
-      ['api-gateway', 'services', 8000, 9000],
-      ['url-service', 'services', 8443, 9443],
-      ['worker', 'services', 0, 9444],
-    ] as const
-    for (const [name, namespace, port, opsPort] of expected) {
-      const deployment = find(example, 'Deployment', name) as K8sObject
-      t.equal(deployment.metadata.namespace, namespace, `${name} namespace`)
-      const template = (
-        deployment.spec as { template: { metadata: { labels: Record<string, string> } } }
-      ).template
-      t.equal(template.metadata.labels.app, name)
-      const { spec, container, env } = app(example, name)
-      t.equal(spec.serviceAccountName, name)
-      t.equal(env.OPS_PORT, String(opsPort))
-      t.same(container.readinessProbe?.httpGet, { path: '/readyz', port: 'ops' })
-      t.same(container.livenessProbe?.httpGet, { path: '/healthz', port: 'ops' })
-      t.ok(container.startupProbe, `${name} startupProbe`)
-      t.equal(container.ports?.find((p) => p.name === 'ops')?.containerPort, opsPort)
-      t.equal(spec.topologySpreadConstraints?.length, 2)
-      t.ok(find(example, 'PodDisruptionBudget', name), `${name} PDB`)
-      const service = find(example, 'Service', name)
-      if (port === 0) {
-        t.notOk(service, 'the worker serves nothing')
-        t.same(container.args, ['dist/worker.js'], 'the image runs the worker, not the server')
-        continue
-      }
-      t.equal(env.PORT, String(port))
-      const servicePorts = (service as K8sObject).spec as {
-        ports: { port: number; targetPort: number }[]
-      }
-      t.ok(service, `${name} Service`)
-      t.same(
-        servicePorts.ports.map((p) => [p.port, p.targetPort]),
-        [[port, port]],
-        `${name}: Service port == targetPort`,
-      )
-      t.ok(
-        container.ports?.some((p) => p.containerPort === port),
-        `${name}: containerPort ${port}`,
-      )
+t.test('workloads: namespaces, app labels, ports, probes, Services that target PORT', async (t) => {
+  const expected = [
+    ['frontend', 'public', 8080, 9080],
+    ['api-gateway', 'services', 8000, 9000],
+    ['url-service', 'services', 8443, 9443],
+    ['worker', 'services', 0, 9444],
+  ] as const
+  for (const [name, namespace, port, opsPort] of expected) {
+    const deployment = find(example, 'Deployment', name) as K8sObject
+    t.equal(deployment.metadata.namespace, namespace, `${name} namespace`)
+    const template = (
+      deployment.spec as { template: { metadata: { labels: Record<string, string> } } }
+    ).template
+    t.equal(template.metadata.labels.app, name)
+    const { spec, container, env } = app(example, name)
+    t.equal(spec.serviceAccountName, name)
+    t.equal(env.OPS_PORT, String(opsPort))
+    t.same(container.readinessProbe?.httpGet, { path: '/readyz', port: 'ops' })
+    t.same(container.livenessProbe?.httpGet, { path: '/healthz', port: 'ops' })
+    t.ok(container.startupProbe, `${name} startupProbe`)
+    t.equal(container.ports?.find((p) => p.name === 'ops')?.containerPort, opsPort)
+    t.equal(spec.topologySpreadConstraints?.length, 2)
+    t.ok(find(example, 'PodDisruptionBudget', name), `${name} PDB`)
+    const service = find(example, 'Service', name)
+    if (port === 0) {
+      t.notOk(service, 'the worker serves nothing')
+      t.same(container.args, ['dist/worker.js'], 'the image runs the worker, not the server')
+      continue
     }
-  },
-)
+    t.equal(env.PORT, String(port))
+    // The Service sends where the app listens: its targetPort is the PORT
+    // the container is given, and a declared containerPort.
+    const listens = Number(env.PORT)
+    t.same(
+      ((service as K8sObject).spec as ServiceSpec).ports.map((p) => [p.port, p.targetPort]),
+      [[port, listens]],
+      `${name}: Service port, and targetPort == PORT`,
+    )
+    t.ok(
+      container.ports?.some((p) => p.containerPort === listens),
+      `${name}: containerPort ${listens}`,
+    )
+  }
+})
 
 t.test('the configuration contract (ports, env names, identities)', async (t) => {
   for (const name of ['frontend', 'api-gateway', 'url-service', 'worker']) {
@@ -240,42 +269,65 @@ t.test('SPIFFE: ClusterSPIFFEIDs and the Workload API socket through the CSI dri
   }
   for (const name of ['api-gateway', 'url-service']) {
     const { spec, container, env } = app(example, name)
-    t.equal(env.SPIFFE_ENDPOINT_SOCKET, 'unix:///spiffe-workload-api/spire-agent.sock')
     t.notOk(env.SPIFFE_SVID_DIR, 'exactly one SVID source')
     t.same(spec.volumes?.find((v) => v.name === 'spiffe-workload-api')?.csi, {
       driver: 'csi.spiffe.io',
       readOnly: true,
     })
-    t.same(
-      container.volumeMounts?.find((m) => m.name === 'spiffe-workload-api'),
-      { name: 'spiffe-workload-api', mountPath: '/spiffe-workload-api', readOnly: true },
-    )
+    const mount = container.volumeMounts?.find((m) => m.name === 'spiffe-workload-api')
+    t.equal(mount?.readOnly, true)
+    // The CSI driver puts the agent's socket at the root of the volume.
+    t.equal(env.SPIFFE_ENDPOINT_SOCKET, `unix://${mount?.mountPath}/spire-agent.sock`)
   }
   t.notOk(app(example, 'frontend').env.TRUST_DOMAIN, 'the frontend has no SVID')
 })
 
-t.test('SPIFFE files mode: a spiffe-helper native sidecar writes the SVID files', async (t) => {
+/** spiffe-helper's config (HCL: one `key = value` a line, strings quoted) as an object. */
+function helperConfig(text: string): Record<string, unknown> {
+  return Object.fromEntries(
+    text
+      .split('\n')
+      .filter((line) => line.includes('='))
+      .map((line) => {
+        const [key = '', value = ''] = line.split('=').map((part) => part.trim())
+        return [key, JSON.parse(value) as unknown]
+      }),
+  )
+}
+
+t.test('SPIFFE files mode: spiffe-helper writes where the services read', async (t) => {
   const objects = rendered.get('file-based SVIDs') ?? []
-  for (const name of ['api-gateway', 'url-service']) {
-    const { spec, env } = app(objects, name)
-    t.equal(env.SPIFFE_SVID_DIR, '/run/spiffe/svid')
-    t.notOk(env.SPIFFE_ENDPOINT_SOCKET)
-    const helper = spec.initContainers?.find((c) => c.name === 'spiffe-helper')
-    t.equal(helper?.restartPolicy, 'Always', 'native sidecar: starts first, outlives the app')
-    t.same(spec.volumes?.find((v) => v.name === 'svid')?.emptyDir, {
-      medium: 'Memory',
-      sizeLimit: '1Mi',
-    })
-  }
   const configMap = find(objects, 'ConfigMap', 'spiffe-helper') as K8sObject
-  const config = (configMap.data as Record<string, string>)['helper.conf']
-  for (const line of [
-    'cert_dir = "/run/spiffe/svid"',
-    'svid_file_name = "svid.pem"',
-    'svid_key_file_name = "svid_key.pem"',
-    'svid_bundle_file_name = "bundle.pem"',
-  ]) {
-    t.match(config, line)
+  const config = helperConfig((configMap.data as Record<string, string>)['helper.conf'] ?? '')
+  t.equal(config.daemon_mode, true, 'keeps renewing, not one write and exit')
+  t.same(
+    {
+      certificates: config.svid_file_name,
+      privateKey: config.svid_key_file_name,
+      bundle: config.svid_bundle_file_name,
+    },
+    svidFileNames,
+    'the file names DirectorySource reads',
+  )
+  for (const name of ['api-gateway', 'url-service']) {
+    const { spec, container, env } = app(objects, name)
+    t.notOk(env.SPIFFE_ENDPOINT_SOCKET, 'exactly one SVID source')
+    const helper = spec.initContainers?.find((c) => c.name === 'spiffe-helper') as Container
+    t.equal(helper.restartPolicy, 'Always', 'native sidecar: starts first, outlives the app')
+    const mount = (c: Container, volume: string) => c.volumeMounts?.find((m) => m.name === volume)
+    t.equal(env.SPIFFE_SVID_DIR, config.cert_dir, `${name} reads where the helper writes`)
+    t.same(mount(container, 'svid'), { name: 'svid', mountPath: config.cert_dir, readOnly: true })
+    t.same(mount(helper, 'svid'), { name: 'svid', mountPath: config.cert_dir })
+    t.equal(
+      `${mount(helper, 'spiffe-workload-api')?.mountPath}/spire-agent.sock`,
+      config.agent_address,
+      'the helper reaches the agent socket through its CSI mount',
+    )
+    const configDir = mount(helper, 'spiffe-helper-config')?.mountPath
+    t.same(helper.args, ['-config', `${configDir}/helper.conf`])
+    const volume = (volumeName: string) => spec.volumes?.find((v) => v.name === volumeName)
+    t.same(volume('spiffe-helper-config')?.configMap, { name: configMap.metadata.name })
+    t.same(volume('svid')?.emptyDir, { medium: 'Memory', sizeLimit: '1Mi' }, 'keys stay off disk')
   }
 })
 
@@ -303,15 +355,7 @@ t.test(
     })
     for (const sa of accounts(rendered.get('Pod Identity') ?? []))
       t.notOk(sa.metadata.annotations, `${sa.metadata.name}: no IRSA annotation`)
-    const missing = helm([
-      'template',
-      'zt',
-      chartDir,
-      '-f',
-      exampleValues,
-      '--set',
-      'aws.roleArns.worker=',
-    ])
+    const missing = helmTemplate(['aws.roleArns.worker='])
     t.equal(missing.status, 1)
     t.match(missing.stderr, /aws\.roleArns\.worker is required with aws\.identity=irsa/)
   },
@@ -471,6 +515,49 @@ t.test('HPA replaces fixed replicas; Ingress is optional', async (t) => {
     ],
   )
   for (const object of withIngress) t.doesNotThrow(() => validateObject(object), object.kind)
-  const ingress = find(withIngress, 'Ingress', 'frontend')
-  t.match(JSON.stringify(ingress?.spec), /"name":"frontend","port":\{"number":8080\}/)
+  const ingress = find(withIngress, 'Ingress', 'frontend')?.spec as IngressSpec
+  t.same(
+    ingress.rules.flatMap((rule) => rule.http.paths.map((path) => path.backend.service)),
+    [{ name: 'frontend', port: { number: servicePort(withIngress, 'frontend') } }],
+    "the Ingress sends to the frontend Service's port",
+  )
+})
+
+t.test('values reach every object that uses them, and the objects agree', async (t) => {
+  // Values unlike the example's, so that a template that hard-codes one shows.
+  const objects = renderChart(
+    [],
+    [
+      'trustDomain=other.example',
+      'db.port=6543',
+      'network.databaseCidrs[0]=192.0.2.0/28',
+      'network.awsEndpointCidrs[0]=198.51.100.0/28',
+      'frontend.trustedProxies[0]=203.0.113.0/24',
+      'apiGateway.trustedProxies[0]=203.0.113.128/25',
+    ],
+  )
+  const egress = (name: string) =>
+    ((find(objects, 'NetworkPolicy', name) as K8sObject).spec as { egress: unknown[] }).egress
+  t.same(egress('allow-database-egress'), [
+    { to: [{ ipBlock: { cidr: '192.0.2.0/28' } }], ports: [{ protocol: 'TCP', port: 6543 }] },
+  ])
+  for (const name of migratingWorkloads) t.equal(app(objects, name).env.DB_PORT, '6543', name)
+  t.same(egress('allow-aws-endpoints-egress'), [
+    { to: [{ ipBlock: { cidr: '198.51.100.0/28' } }], ports: [{ protocol: 'TCP', port: 443 }] },
+  ])
+  t.equal(app(objects, 'frontend').env.TRUSTED_PROXIES, '203.0.113.0/24')
+  t.equal(app(objects, 'api-gateway').env.TRUSTED_PROXIES, '203.0.113.128/25')
+
+  // Each caller names its upstream by the Service the chart renders for it...
+  const frontend = app(objects, 'frontend').env
+  t.equal(frontend.API_GATEWAY_URL, serviceUrl(objects, 'http', 'api-gateway'))
+  const gateway = app(objects, 'api-gateway').env
+  t.equal(gateway.URL_SERVICE_URL, serviceUrl(objects, 'https', 'url-service'))
+  // ...and the peer's SPIFFE ID by what its ClusterSPIFFEID issues.
+  t.equal(gateway.URL_SERVICE_ID, issuedId(objects, 'other.example', 'url-service'))
+  t.equal(gateway.TRUST_DOMAIN, 'other.example')
+  t.equal(
+    app(objects, 'url-service').env.AUTHORIZED_CALLERS,
+    issuedId(objects, 'other.example', 'api-gateway'),
+  )
 })

@@ -4,10 +4,10 @@
  * produce (so it passes on a correct install and fails on a policy hole),
  * and that the script it names in the frontend image does that.
  */
-import { spawn } from 'node:child_process'
 import { createServer as createHttpServer } from 'node:http'
 import { type AddressInfo, createServer } from 'node:net'
 import { join } from 'node:path'
+import { runScript } from '@zt/devkit'
 import t, { type Test } from 'tap'
 import { scriptSource } from '../src/exec.js'
 import { type K8sObject, packageDir, renderChart } from '../src/helm.js'
@@ -261,19 +261,7 @@ function runJobScript(overrides: Record<string, string>) {
   const script = container.args?.[0] ?? ''
   const source = scriptSource(join(packageDir, '..', 'services', 'frontend'), script)
   if (container.command || !source) throw new Error(`the Job runs ${script}, not a frontend script`)
-  return new Promise<{ code: number; output: string }>((resolve) => {
-    const child = spawn(process.execPath, ['--conditions=zt-source', '--import=tsx', source], {
-      env: { ...jobEnv, ...overrides, PATH: process.env.PATH ?? '' },
-    })
-    let output = ''
-    child.stdout.on('data', (chunk) => {
-      output += chunk
-    })
-    child.stderr.on('data', (chunk) => {
-      output += chunk
-    })
-    child.on('close', (code) => resolve({ code: code ?? 1, output }))
-  })
+  return runScript(source, { ...jobEnv, ...overrides })
 }
 
 t.test("the Job's script passes on a sound path and fails on a hole", async (t) => {

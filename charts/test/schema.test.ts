@@ -5,10 +5,9 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { chartDir, exampleValues, helm } from '../src/helm.js'
+import { chartDir, helm, helmTemplate } from '../src/helm.js'
 
-const template = (...set: string[]) =>
-  helm(['template', 'zt', chartDir, '-f', exampleValues, ...set.flatMap((pair) => ['--set', pair])])
+const template = (...set: string[]) => helmTemplate(set)
 
 t.test('the example values render', async (t) => {
   t.equal(template().status, 0)

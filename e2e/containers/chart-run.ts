@@ -148,49 +148,37 @@ export function render(configuration: Configuration, overrides: string): K8sObje
   return renderChart([...configuration.valueFiles, overrides]) as K8sObject[]
 }
 
+type PodMeta = { labels?: Record<string, string>; annotations?: Record<string, string> }
+
 function podTemplates(objects: K8sObject[]): { workloads: PodTemplate[]; tests: PodTemplate[] } {
   const workloads: PodTemplate[] = []
   const tests: PodTemplate[] = []
   for (const object of objects) {
-    if (object.kind === 'Deployment') {
-      const template = object.spec?.template as {
-        metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }
-        spec: PodTemplate['spec']
-      }
-      workloads.push({
-        kind: 'Deployment',
-        name: object.metadata.name,
-        namespace: object.metadata.namespace ?? 'default',
-        labels: template.metadata?.labels ?? {},
-        annotations: template.metadata?.annotations ?? {},
-        spec: template.spec,
-      })
-    } else if (object.kind === 'Job') {
+    const pod = (
+      kind: PodTemplate['kind'],
+      metadata: PodMeta | undefined,
+      spec: unknown,
+      annotations = metadata?.annotations,
+    ): PodTemplate => ({
+      kind,
+      name: object.metadata.name,
+      namespace: object.metadata.namespace ?? 'default',
+      labels: metadata?.labels ?? {},
+      annotations: annotations ?? {},
+      spec: spec as PodTemplate['spec'],
+    })
+    const template = object.spec?.template as { metadata?: PodMeta; spec: unknown } | undefined
+    if (object.kind === 'Deployment' && template) {
+      workloads.push(pod('Deployment', template.metadata, template.spec))
+    } else if (object.kind === 'Job' && template) {
       // A Job (e.g. `helm test` as a Job) runs its pod to completion, once:
       // backoffLimit retries are the kubelet's business, not this suite's.
-      const template = object.spec?.template as {
-        metadata?: { labels?: Record<string, string> }
-        spec: PodTemplate['spec']
-      }
-      tests.push({
-        kind: 'Pod',
-        name: object.metadata.name,
-        namespace: object.metadata.namespace ?? 'default',
-        labels: template.metadata?.labels ?? {},
-        annotations: object.metadata.annotations ?? {},
-        spec: template.spec,
-      })
+      // Whether it is a test is the Job's annotation, not its pod's.
+      tests.push(pod('Pod', template.metadata, template.spec, object.metadata.annotations))
     } else if (object.kind === 'Pod') {
-      const pod: PodTemplate = {
-        kind: 'Pod',
-        name: object.metadata.name,
-        namespace: object.metadata.namespace ?? 'default',
-        labels: object.metadata.labels ?? {},
-        annotations: object.metadata.annotations ?? {},
-        spec: object.spec as unknown as PodTemplate['spec'],
-      }
-      if (pod.annotations['helm.sh/hook'] === 'test') tests.push(pod)
-      else workloads.push(pod)
+      const bare = pod('Pod', object.metadata, object.spec)
+      if (bare.annotations['helm.sh/hook'] === 'test') tests.push(bare)
+      else workloads.push(bare)
     }
   }
   return { workloads, tests }

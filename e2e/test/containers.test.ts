@@ -290,19 +290,25 @@ t.test('the Dockerfiles take their bases as ARGs and pnpm from packageManager', 
 })
 
 t.test('.dockerignore matching', (t) => {
-  t.ok(isIgnored(dockerignore, 'node_modules'))
-  t.ok(isIgnored(dockerignore, 'services/url-service/node_modules/pg/index.js'))
-  t.ok(isIgnored(dockerignore, 'packages/spiffe/dist'))
-  t.ok(isIgnored(dockerignore, '.dev/spiffe/bundle.pem'))
-  t.ok(isIgnored(dockerignore, 'services/api-gateway/test/app.test.ts'))
-  t.notOk(isIgnored(dockerignore, 'pnpm-lock.yaml'))
-  t.notOk(isIgnored(dockerignore, 'services/url-service/src/server.ts'))
-  t.notOk(isIgnored(dockerignore, 'services/url-service/migrations'))
-  // Build inputs that are not under src/: the frontend's asset build and the Workload API protos.
-  t.notOk(isIgnored(dockerignore, 'services/frontend/scripts/build-web.ts'))
-  t.notOk(isIgnored(dockerignore, 'services/frontend/web/app.ts'))
-  t.notOk(isIgnored(dockerignore, 'packages/spiffe/proto/workload.proto'))
-  t.ok(isIgnored(dockerignore, 'scripts/test-all.ts'))
+  const ignored = [
+    'node_modules',
+    'services/url-service/node_modules/pg/index.js',
+    'packages/spiffe/dist',
+    '.dev/spiffe/bundle.pem',
+    'services/api-gateway/test/app.test.ts',
+    'scripts/test-all.ts',
+  ]
+  const kept = [
+    'pnpm-lock.yaml',
+    'services/url-service/src/server.ts',
+    'services/url-service/migrations',
+    // Build inputs that are not under src/: the frontend's asset build and the Workload API protos.
+    'services/frontend/scripts/build-web.ts',
+    'services/frontend/web/app.ts',
+    'packages/spiffe/proto/workload.proto',
+  ]
+  for (const path of ignored) t.ok(isIgnored(dockerignore, path), `ignored: ${path}`)
+  for (const path of kept) t.notOk(isIgnored(dockerignore, path), `kept: ${path}`)
   t.ok(isIgnored('*.log\n!keep.log', 'debug.log'))
   t.notOk(isIgnored('*.log\n!keep.log', 'keep.log'))
   t.end()
@@ -385,6 +391,13 @@ t.test('the Dockerfile check reports each broken rule', (t) => {
 })
 
 const BAD_COMPOSE = `
+# Hardened as docker-compose.yml does it; the api-gateway alone is not.
+x-hardened: &hardened
+  user: "65532:65532"
+  read_only: true
+  cap_drop: [ALL]
+  security_opt: ["no-new-privileges:true"]
+  tmpfs: ["/tmp"]
 services:
   db:
     image: postgres:17
@@ -405,11 +418,7 @@ services:
     depends_on: [db]
   url-service:
     build: { context: . }
-    user: "65532:65532"
-    read_only: true
-    cap_drop: [ALL]
-    security_opt: ["no-new-privileges:true"]
-    tmpfs: ["/tmp"]
+    <<: *hardened
     environment:
       PORT: "8443"
       OPS_PORT: "9443"
@@ -429,11 +438,7 @@ services:
       db: { condition: service_healthy }
   frontend:
     build: { context: . }
-    user: "65532:65532"
-    read_only: true
-    cap_drop: [ALL]
-    security_opt: ["no-new-privileges:true"]
-    tmpfs: ["/tmp"]
+    <<: *hardened
     ports: ["3000:8080"]
     environment: { PORT: "8080", OPS_PORT: "9080", API_GATEWAY_URL: "http://api-gateway:8000" }
     healthcheck:

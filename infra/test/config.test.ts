@@ -40,19 +40,21 @@ t.test('identity mode, trust domain and account are validated', async (t) => {
   )
 })
 
+/** Context as `cdk deploy -c zt:...=...` passes it: every value a string. */
+const commandLine = {
+  'zt:account': '123456789012',
+  'zt:region': 'eu-west-1',
+  'zt:trustDomain': 'zt.example.com',
+  'zt:publicBaseUrl': 'https://sho.example.com',
+  'zt:images': JSON.stringify(sampleInput.images),
+  'zt:publicEndpointCidrs': '203.0.113.0/24, 198.51.100.0/24',
+  'zt:deletionProtection': 'false',
+}
+
 t.test(
   'context: the RDS CA bundle file is required, command-line strings are converted',
   async (t) => {
-    const context = {
-      'zt:account': '123456789012',
-      'zt:region': 'eu-west-1',
-      'zt:trustDomain': 'zt.example.com',
-      'zt:publicBaseUrl': 'https://sho.example.com',
-      'zt:images': JSON.stringify(sampleInput.images),
-      'zt:publicEndpointCidrs': '203.0.113.0/24, 198.51.100.0/24',
-      'zt:deletionProtection': 'false',
-      'zt:identityMode': 'irsa',
-    }
+    const context = { ...commandLine, 'zt:identityMode': 'irsa' }
     t.throws(() => readStackConfig(new App({ context }).node), /zt:dbCaBundleFile/)
     const caFile = new URL('../cdk.context.json', import.meta.url).pathname
     // Any readable file gets as far as the PEM check; a real bundle passes it.
@@ -70,13 +72,7 @@ t.test('context from the command line parses into the config', async (t) => {
   writeFileSync(caFile, testCaBundle)
   const app = new App({
     context: {
-      'zt:account': '123456789012',
-      'zt:region': 'eu-west-1',
-      'zt:trustDomain': 'zt.example.com',
-      'zt:publicBaseUrl': 'https://sho.example.com',
-      'zt:images': JSON.stringify(sampleInput.images),
-      'zt:publicEndpointCidrs': '203.0.113.0/24, 198.51.100.0/24',
-      'zt:deletionProtection': 'false',
+      ...commandLine,
       'zt:natGateways': '2',
       'zt:identityMode': 'irsa',
       'zt:dbCaBundleFile': caFile,

@@ -25,6 +25,19 @@ const cluster = only(s, 'AWS::EKS::Cluster')
 const secretsKey = only(s, 'AWS::KMS::Key', 'EncryptionEksSecretsKey')
 const dataKey = only(s, 'AWS::KMS::Key', 'EncryptionDataKey')
 const clusterRoleId = only(s, 'AWS::IAM::Role', 'ClusterRole').id
+/** The one trust statement a Pod Identity role has: this cluster's `namespace/serviceAccount`. */
+const podIdentityTrust = (namespace: string, serviceAccount: string) => ({
+  Effect: 'Allow',
+  Principal: { Service: 'pods.eks.amazonaws.com' },
+  Action: ['sts:AssumeRole', 'sts:TagSession'],
+  Condition: {
+    StringEquals: {
+      'aws:RequestTag/eks-cluster-arn': getAtt(cluster.id),
+      'aws:RequestTag/kubernetes-namespace': namespace,
+      'aws:RequestTag/kubernetes-service-account': serviceAccount,
+    },
+  },
+})
 const dlq = only(s, 'AWS::SQS::Queue', 'DataEventsDlq')
 const queue = only(
   s,
@@ -301,20 +314,7 @@ t.test(
       const trust = propsOf(s, id).AssumeRolePolicyDocument as Json
       t.same(
         trust.Statement,
-        [
-          {
-            Effect: 'Allow',
-            Principal: { Service: 'pods.eks.amazonaws.com' },
-            Action: ['sts:AssumeRole', 'sts:TagSession'],
-            Condition: {
-              StringEquals: {
-                'aws:RequestTag/eks-cluster-arn': getAtt(cluster.id),
-                'aws:RequestTag/kubernetes-namespace': 'services',
-                'aws:RequestTag/kubernetes-service-account': serviceAccounts[name],
-              },
-            },
-          },
-        ],
+        [podIdentityTrust('services', serviceAccounts[name])],
         `${name}: exact trust`,
       )
     }
@@ -404,20 +404,7 @@ t.test(
     const role = propsOf(s, roleId)
     t.same(
       (role.AssumeRolePolicyDocument as Json).Statement,
-      [
-        {
-          Effect: 'Allow',
-          Principal: { Service: 'pods.eks.amazonaws.com' },
-          Action: ['sts:AssumeRole', 'sts:TagSession'],
-          Condition: {
-            StringEquals: {
-              'aws:RequestTag/eks-cluster-arn': getAtt(cluster.id),
-              'aws:RequestTag/kubernetes-namespace': 'kube-system',
-              'aws:RequestTag/kubernetes-service-account': 'ebs-csi-controller-sa',
-            },
-          },
-        },
-      ],
+      [podIdentityTrust('kube-system', 'ebs-csi-controller-sa')],
       'only the controller of this cluster may assume the role',
     )
     t.same(

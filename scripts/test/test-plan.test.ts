@@ -52,18 +52,14 @@ const empty = binDir('empty', [])
 const everything = binDir('everything', ['docker-compose', 'psql', 'openssl', 'podman', 'chromium'])
 const noChromium = { PATH: empty, CHROMIUM_PATH: join(empty, 'chromium') }
 const ids = (suites: readonly { id: string }[]) => suites.map((suite) => suite.id)
+/** Every suite that needs a system tool, in plan order. */
+const toolBound = ['browser', 'compose', 'db-tls', 'containers', 'compose-up']
 
 t.test('Node and pnpm only: every tool-bound suite is skipped, by name', async (t) => {
   const p = plan(noChromium, asRoot)
   t.same(p.run, [])
   t.same(p.failed, [], 'not CI: nothing fails for a missing tool')
-  t.same(ids(p.skipped.map((s) => s.suite)), [
-    'browser',
-    'compose',
-    'db-tls',
-    'containers',
-    'compose-up',
-  ])
+  t.same(ids(p.skipped.map((s) => s.suite)), toolBound)
   const lines = p.skipped.map((s) => skipLine(s))
   t.equal(
     lines[0],
@@ -175,13 +171,7 @@ t.test('each tool is looked for once', async (t) => {
 t.test('under CI=true a missing tool fails instead of skipping', async (t) => {
   const p = plan({ ...noChromium, CI: 'true' }, asRoot)
   t.same(p.skipped, [], 'nothing is skipped on CI')
-  t.same(ids(p.failed.map((s) => s.suite)), [
-    'browser',
-    'compose',
-    'db-tls',
-    'containers',
-    'compose-up',
-  ])
+  t.same(ids(p.failed.map((s) => s.suite)), toolBound)
   t.match(
     failLine(p.failed[0]!),
     /^failed: the browser test \(@zt\/frontend\) needs Chromium, missing on this CI machine/,

@@ -27,7 +27,12 @@ export function ensureHelm(): void {
   if (existsSync(helmPath)) return
   const run = spawnSync(
     process.execPath,
-    ['--import=tsx', join(repoRoot, 'charts/scripts/tools.ts'), '--quiet'],
+    [
+      '--conditions=zt-source',
+      '--import=tsx',
+      join(repoRoot, 'charts/scripts/tools.ts'),
+      '--quiet',
+    ],
     { cwd: join(repoRoot, 'charts'), encoding: 'utf8', timeout: 120_000 },
   )
   if (run.status !== 0) throw new Error(`could not extract helm: ${run.stderr || run.error}`)

@@ -25,6 +25,7 @@ export {
   type TestDatabase,
   testAdminUrl,
 } from './postgres.js'
+export { runScript, type ScriptResult } from './run-script.js'
 export {
   generatePassword,
   type LocalSecretsManager,
@@ -57,3 +58,4 @@ export {
   startStack,
 } from './stack/stack.js'
 export { isPortFree, waitForOk } from './stack/wait.js'
+export { readZipEntry } from './zip.js'

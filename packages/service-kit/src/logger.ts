@@ -44,15 +44,23 @@ export function requestId(req: IncomingMessage): string {
 }
 
 /**
- * Fastify options that give every service the same logger and request ids.
- * `requestLogging: false` suits listeners polled every few seconds (ops).
+ * Fastify options that give every service the same logger, request ids and
+ * client address. `requestLogging: false` suits listeners polled every few
+ * seconds (ops).
  */
 export function fastifyBaseOptions(
   service: string,
   level: string,
-  { requestLogging = true }: { requestLogging?: boolean } = {},
+  {
+    requestLogging = true,
+    trustedProxies = [],
+  }: { requestLogging?: boolean; trustedProxies?: readonly string[] } = {},
 ) {
   return {
+    // request.ip (logged, and the gateway's rate-limit key) comes from
+    // X-Forwarded-For only when the connecting peer is one of these proxies;
+    // otherwise a client could choose its own address with one header.
+    trustProxy: trustedProxies.length > 0 ? [...trustedProxies] : false,
     logger: loggerOptions(service, level),
     genReqId: requestId,
     logController: new LogController({

@@ -1,22 +1,25 @@
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { DevTrustDomain, mintSvid, workloadDir, workloadId } from '../src/dev-ca.js'
-import { authorizeId, DirectorySource, MtlsDispatcher, type X509Source } from '../src/index.js'
-import {
-  freshSerials,
-  nextUpdate,
-  serialOf,
-  sleep,
-  startEchoServer,
-  startLoad,
-} from './helpers/load.js'
+import { DirectorySource, type X509Source } from '../src/index.js'
+import { nextUpdate, rotateUnderLoad, serialOf, sleep } from './helpers/load.js'
 import { ids, td } from './helpers/pki.js'
 
 function source(dir: string): DirectorySource {
   const created = new DirectorySource({ dir, pollIntervalMs: 250, debounceMs: 20, retryMs: 20 })
   t.teardown(() => created.close())
   return created
+}
+
+/** A dev trust domain with one workload's SVID written, and a ready source on its directory. */
+async function issuedAndRead(t: Test, workload: string) {
+  const domain = await DevTrustDomain.open(t.testdir(), td)
+  await domain.issue(workload, 60_000)
+  const dir = workloadDir(domain.dir, workload)
+  const src = source(dir)
+  await src.ready()
+  return { domain, dir, src }
 }
 
 function countUpdates(src: X509Source) {
@@ -26,10 +29,7 @@ function countUpdates(src: X509Source) {
 }
 
 t.test('reads the three files and reports readiness and expiry', async (t) => {
-  const domain = await DevTrustDomain.open(t.testdir(), td)
-  await domain.issue('api-gateway', 60_000)
-  const src = source(workloadDir(domain.dir, 'api-gateway'))
-  await src.ready()
+  const { src } = await issuedAndRead(t, 'api-gateway')
   t.ok(src.isReady)
   t.ok(src.svid().id.equals(ids.gateway))
   t.ok(src.bundleFor(td))
@@ -38,11 +38,7 @@ t.test('reads the three files and reports readiness and expiry', async (t) => {
 })
 
 t.test('an identical rewrite is not an update; a new SVID is', async (t) => {
-  const domain = await DevTrustDomain.open(t.testdir(), td)
-  await domain.issue('worker', 60_000)
-  const dir = workloadDir(domain.dir, 'worker')
-  const src = source(dir)
-  await src.ready()
+  const { domain, dir, src } = await issuedAndRead(t, 'worker')
   const updates = countUpdates(src)
   const pem = await readFile(join(dir, 'svid.pem'), 'utf8')
   await writeFile(join(dir, 'svid.pem'), pem)
@@ -56,11 +52,7 @@ t.test('an identical rewrite is not an update; a new SVID is', async (t) => {
 })
 
 t.test('a half-written set is retried and the last good SVID stays', async (t) => {
-  const domain = await DevTrustDomain.open(t.testdir(), td)
-  await domain.issue('api-gateway', 60_000)
-  const dir = workloadDir(domain.dir, 'api-gateway')
-  const src = source(dir)
-  await src.ready()
+  const { domain, dir, src } = await issuedAndRead(t, 'api-gateway')
   const good = serialOf(src)
   const updates = countUpdates(src)
   const next = await mintSvid(domain.authority, { id: ids.gateway, ttlMs: 60_000 })
@@ -84,11 +76,7 @@ t.test('a half-written set is retried and the last good SVID stays', async (t) =
 })
 
 t.test('a leaf from a CA that the bundle does not hold yet waits for the bundle', async (t) => {
-  const domain = await DevTrustDomain.open(t.testdir(), td)
-  await domain.issue('api-gateway', 60_000)
-  const dir = workloadDir(domain.dir, 'api-gateway')
-  const src = source(dir)
-  await src.ready()
+  const { domain, dir, src } = await issuedAndRead(t, 'api-gateway')
   const good = serialOf(src)
   await domain.prepareCaRotation()
   await domain.activateNextCa()
@@ -131,13 +119,7 @@ t.test('requests keep flowing through SVID and CA rotations', async (t) => {
   await domain.issue('url-service', ttlMs)
   const serverSource = source(workloadDir(domain.dir, 'url-service'))
   const clientSource = source(workloadDir(domain.dir, 'api-gateway'))
-  await Promise.all([serverSource.ready(), clientSource.ready()])
-  const server = await startEchoServer(serverSource)
-  t.teardown(() => server.app.close())
-  const dispatcher = new MtlsDispatcher(clientSource, { authorizer: authorizeId(ids.urlService) })
-  t.teardown(() => dispatcher.close())
-  const load = startLoad(server.url, dispatcher)
-
+  const oldCa = domain.authority
   // Both workloads must have picked up a step before the next one starts,
   // as SPIRE's propagation delay guarantees in a cluster.
   const step = async (action: () => Promise<void> | void) => {
@@ -148,25 +130,12 @@ t.test('requests keep flowing through SVID and CA rotations', async (t) => {
     await updated
     await sleep(150)
   }
-  for (let i = 0; i < 3; i++) await step(() => {})
-  const oldCa = domain.authority
-  await step(() => domain.prepareCaRotation())
-  await step(() => domain.activateNextCa())
-  await step(() => domain.retirePreviousCa())
-  const stats = await load.stop()
-
-  t.equal(stats.failed, 0, `no failed requests (${stats.errors.join('; ')})`)
-  t.ok(stats.ok > 20, `requests flowed (${stats.ok})`)
-  t.ok(stats.clients.size >= 5, `the server saw ${stats.clients.size} client certificates`)
-  t.ok(stats.servers.size >= 5, `the client saw ${stats.servers.size} server certificates`)
-  t.same(
-    await freshSerials(server.url, clientSource),
-    {
-      client: serialOf(clientSource),
-      server: serialOf(serverSource),
-    },
-    'a new connection presents the newest certificates on both ends',
-  )
+  const url = await rotateUnderLoad(t, serverSource, clientSource, async () => {
+    for (let i = 0; i < 3; i++) await step(() => {})
+    await step(() => domain.prepareCaRotation())
+    await step(() => domain.activateNextCa())
+    await step(() => domain.retirePreviousCa())
+  })
   t.not(serverSource.bundles().authorities()[0]?.fingerprint256, oldCa.certificate.fingerprint256)
   t.equal(serverSource.bundles().authorities().length, 1, 'the old CA left the bundle')
 
@@ -174,7 +143,7 @@ t.test('requests keep flowing through SVID and CA rotations', async (t) => {
   const stale = await mintSvid(oldCa, { id: ids.gateway })
   const { callWith } = await import('./helpers/pki.js')
   await t.rejects(
-    callWith(server.url, {
+    callWith(url, {
       cert: stale.certificatesPem,
       key: stale.keyPem,
       ca: domain.bundlePem(),

@@ -37,12 +37,10 @@ export interface AppOptions {
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config } = options
   const app = Fastify({
-    ...fastifyBaseOptions(serviceName, config.LOG_LEVEL),
+    ...fastifyBaseOptions(serviceName, config.LOG_LEVEL, {
+      trustedProxies: config.TRUSTED_PROXIES,
+    }),
     bodyLimit,
-    // request.ip (and so the rate-limit key) comes from X-Forwarded-For only
-    // when the connecting peer is a configured proxy; otherwise a client
-    // could pick its own key with one header.
-    trustProxy: config.TRUSTED_PROXIES.length > 0 ? config.TRUSTED_PROXIES : false,
   }).withTypeProvider<ZodTypeProvider>()
 
   app.setValidatorCompiler(validatorCompiler)

@@ -4,15 +4,16 @@ import { FakeUrlService } from './helpers/fake-url-service.js'
 
 const json = { 'content-type': 'application/json' }
 const problemType = /^application\/problem\+json/
+/** POST /api/urls with a JSON content type; `payload` as given (objects are serialized). */
+const post = (app: Awaited<ReturnType<typeof testApp>>, payload: string | Buffer | object) =>
+  app.inject({ method: 'POST', url: '/api/urls', headers: json, payload })
 
 t.test('POST /api/urls creates a link and answers with its short URL', async (t) => {
   const fake = new FakeUrlService()
   const app = await testApp(t, {}, fake)
-  const res = await app.inject({
-    method: 'POST',
-    url: '/api/urls',
-    headers: json,
-    payload: { url: 'HTTPS://Example.COM/a b'.replace(' ', '%20'), alias: 'my-link' },
+  const res = await post(app, {
+    url: 'HTTPS://Example.COM/a b'.replace(' ', '%20'),
+    alias: 'my-link',
   })
   t.equal(res.statusCode, 201)
   t.equal(res.headers.location, '/api/urls/my-link')
@@ -29,12 +30,7 @@ t.test('an expiry is passed on as a date', async (t) => {
   const fake = new FakeUrlService()
   const app = await testApp(t, {}, fake)
   const expiresAt = new Date(Date.now() + 3600_000).toISOString()
-  const res = await app.inject({
-    method: 'POST',
-    url: '/api/urls',
-    headers: json,
-    payload: { url: 'https://example.com/', expiresAt },
-  })
+  const res = await post(app, { url: 'https://example.com/', expiresAt })
   t.equal(res.statusCode, 201)
   t.equal(res.json().expiresAt, expiresAt)
 })
@@ -56,12 +52,7 @@ t.test('bad bodies are 400 problems that say what is wrong', async (t) => {
     ['"https://example.com/"', /body/],
   ]
   for (const [payload, detail] of cases) {
-    const res = await app.inject({
-      method: 'POST',
-      url: '/api/urls',
-      headers: json,
-      payload: JSON.stringify(payload),
-    })
+    const res = await post(app, JSON.stringify(payload))
     t.equal(res.statusCode, 400, JSON.stringify(payload).slice(0, 60))
     t.match(res.headers['content-type'], problemType)
     t.match(res.json(), { status: 400, title: 'Bad Request', detail })
@@ -89,12 +80,7 @@ t.test('a bad body names each field it concerns in errors', async (t) => {
     [[], [{ field: 'body', message: /expected object/ }]],
   ]
   for (const [payload, errors] of cases) {
-    const res = await app.inject({
-      method: 'POST',
-      url: '/api/urls',
-      headers: json,
-      payload: JSON.stringify(payload),
-    })
+    const res = await post(app, JSON.stringify(payload))
     t.equal(res.statusCode, 400, JSON.stringify(payload))
     t.match(res.headers['content-type'], problemType)
     const problem = res.json()
@@ -121,12 +107,7 @@ t.test('a URL the parser would repair is refused, never passed on rewritten', as
     'https:\\\\example.com/',
     'https://example.com\\evil.example/',
   ]) {
-    const res = await app.inject({
-      method: 'POST',
-      url: '/api/urls',
-      headers: json,
-      payload: { url },
-    })
+    const res = await post(app, { url })
     t.equal(res.statusCode, 400, url)
     t.match(res.headers['content-type'], problemType)
     t.match(res.json().errors, [{ field: 'body.url', message: /must start with|must use "\/"/ }])
@@ -146,18 +127,13 @@ t.test('a body that is not valid UTF-8 is refused, not stored with U+FFFD', asyn
     ]),
   )
   for (const payload of bodies) {
-    const res = await app.inject({ method: 'POST', url: '/api/urls', headers: json, payload })
+    const res = await post(app, payload)
     t.equal(res.statusCode, 400, payload.toString('hex'))
     t.match(res.headers['content-type'], problemType)
     t.equal(res.json().detail, 'The request body is not valid UTF-8.')
   }
   t.same(fake.calls, [], 'nothing reached url-service')
-  const valid = await app.inject({
-    method: 'POST',
-    url: '/api/urls',
-    headers: json,
-    payload: Buffer.from('{"url":"https://example.com/é","alias":"utf8-test"}'),
-  })
+  const valid = await post(app, Buffer.from('{"url":"https://example.com/é","alias":"utf8-test"}'))
   t.equal(valid.statusCode, 201, 'valid UTF-8 is accepted')
   t.equal(valid.json().url, 'https://example.com/%C3%A9')
 })
@@ -175,28 +151,16 @@ t.test('only JSON bodies are accepted, and only small ones', async (t) => {
     t.match(res.headers['content-type'], problemType)
     t.equal(res.json().detail, 'Send the request body as application/json.')
   }
-  const big = await app.inject({
-    method: 'POST',
-    url: '/api/urls',
-    headers: json,
-    payload: JSON.stringify({ url: `https://example.com/?q=${'a'.repeat(9000)}` }),
-  })
-  t.equal(big.statusCode, 413)
-  t.match(big.headers['content-type'], problemType)
-  const broken = await app.inject({
-    method: 'POST',
-    url: '/api/urls',
-    headers: json,
-    payload: '{"url":',
-  })
-  t.equal(broken.statusCode, 400)
-  const poisoned = await app.inject({
-    method: 'POST',
-    url: '/api/urls',
-    headers: json,
-    payload: '{"url":"https://example.com/","__proto__":{"admin":true}}',
-  })
-  t.equal(poisoned.statusCode, 400)
+  const refused: [string, string, number][] = [
+    ['too big', JSON.stringify({ url: `https://example.com/?q=${'a'.repeat(9000)}` }), 413],
+    ['broken JSON', '{"url":', 400],
+    ['a __proto__ key', '{"url":"https://example.com/","__proto__":{"admin":true}}', 400],
+  ]
+  for (const [name, payload, status] of refused) {
+    const res = await post(app, payload)
+    t.equal(res.statusCode, status, name)
+    t.match(res.headers['content-type'], problemType, name)
+  }
 })
 
 t.test('GET /api/urls/:code shows a link; unknown is 404; malformed is 400', async (t) => {

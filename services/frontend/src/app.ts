@@ -40,9 +40,10 @@ export const contentSecurityPolicy = {
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config } = options
   const app = Fastify({
-    ...fastifyBaseOptions(serviceName, config.LOG_LEVEL),
+    ...fastifyBaseOptions(serviceName, config.LOG_LEVEL, {
+      trustedProxies: config.TRUSTED_PROXIES,
+    }),
     bodyLimit,
-    trustProxy: config.TRUSTED_PROXIES.length > 0 ? config.TRUSTED_PROXIES : false,
   })
   installProblemHandlers(app)
   installHttpMetrics(app, options.registry)

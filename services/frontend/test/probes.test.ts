@@ -3,10 +3,10 @@
  * answers the documented API, ports that listen (an allowed flow, or a
  * policy hole) and ports that do not (a blocked flow).
  */
-import { spawn } from 'node:child_process'
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http'
 import { type AddressInfo, createServer, Socket } from 'node:net'
 import { fileURLToPath } from 'node:url'
+import { runScript } from '@zt/devkit'
 import t, { type Test } from 'tap'
 import {
   type HelmTestConfig,
@@ -182,20 +182,7 @@ t.test('a broken public path fails, and the probes still run and report', async 
 
 t.test('the entry point exits 0 on a pass and 1 on a hole', async (t) => {
   const entry = fileURLToPath(new URL('../src/helm-test.ts', import.meta.url))
-  const exec = (env: Record<string, string>) =>
-    new Promise<{ code: number; output: string }>((resolve) => {
-      const child = spawn(process.execPath, ['--conditions=zt-source', '--import=tsx', entry], {
-        env: { ...env, PATH: process.env.PATH ?? '' },
-      })
-      let output = ''
-      child.stdout.on('data', (chunk) => {
-        output += chunk
-      })
-      child.stderr.on('data', (chunk) => {
-        output += chunk
-      })
-      child.on('close', (code) => resolve({ code: code ?? 1, output }))
-    })
+  const exec = (env: Record<string, string>) => runScript(entry, env)
   const FRONTEND_URL = await frontend(t)
   const pass = await exec({ FRONTEND_URL, MUST_NOT_REACH: `127.0.0.1:${await closedPort()}` })
   t.equal(pass.code, 0, pass.output)

@@ -12,7 +12,6 @@ import { createTestDatabase } from '@zt/devkit'
 import { ConfigError } from '@zt/service-kit'
 import {
   createCertificateAuthority,
-  KeyUsageFlags,
   type MintOptions,
   mintSvid,
   workloadDir,
@@ -164,7 +163,9 @@ t.test('the right CA but the frontend SPIFFE ID: 403 problem+json', async (t) =>
   t.equal(service.requests(), before + 1, 'the request was read, and refused before the handler')
 })
 
-const evil = await createCertificateAuthority({ trustDomain: 'evil.example' })
+// Every X509-SVID rule is refused by @zt/spiffe (its tls-server.test.ts has the
+// whole table). Here: that url-service asks for a client certificate, trusts
+// only its own bundle, and runs the SPIFFE check on what OpenSSL accepts.
 const refused: [string, () => Promise<unknown>, RegExp | undefined][] = [
   ['no client certificate', () => callWith({}), undefined],
   [
@@ -174,54 +175,9 @@ const refused: [string, () => Promise<unknown>, RegExp | undefined][] = [
     undefined,
   ],
   [
-    'an expired SVID',
-    () =>
-      asClient({
-        id: ids.gateway,
-        notBefore: new Date(Date.now() - 2 * hour),
-        notAfter: new Date(Date.now() - hour),
-      }),
-    undefined,
-  ],
-  [
-    'an SVID not yet valid',
-    () =>
-      asClient({
-        id: ids.gateway,
-        notBefore: new Date(Date.now() + hour),
-        notAfter: new Date(Date.now() + 2 * hour),
-      }),
-    undefined,
-  ],
-  [
-    'two URI SANs',
-    () => asClient({ uris: [String(ids.gateway), String(ids.frontend)] }),
-    /2 URI SANs/,
-  ],
-  [
-    'no URI SAN',
-    () => asClient({ uris: [], dnsNames: ['api-gateway.services.svc'] }),
-    /no URI SAN/,
-  ],
-  [
-    'a CA certificate used as a leaf',
-    () =>
-      asClient({
-        id: ids.gateway,
-        isCa: true,
-        keyUsage: KeyUsageFlags.digitalSignature | KeyUsageFlags.keyCertSign,
-      }),
-    /must not be a CA/,
-  ],
-  [
     'a member of another trust domain, signed by our CA',
     () => asClient({ id: 'spiffe://evil.example/ns/services/sa/api-gateway' }),
     /evil\.example/,
-  ],
-  [
-    'a member of another trust domain, signed by its own CA',
-    () => asClient({ id: 'spiffe://evil.example/ns/services/sa/api-gateway' }, evil),
-    undefined,
   ],
 ]
 

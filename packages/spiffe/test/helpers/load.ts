@@ -1,6 +1,7 @@
 import type { TLSSocket } from 'node:tls'
 import { installProblemHandlers } from '@zt/service-kit'
 import Fastify from 'fastify'
+import type { Test } from 'tap'
 import { type Dispatcher, request } from 'undici'
 import {
   authorizeId,
@@ -101,3 +102,36 @@ export async function freshSerials(url: string, source: X509Source) {
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/**
+ * Serves the echo server from `serverSource` to a client on `clientSource`
+ * under load while `rotate` runs, then checks what every rotation must keep:
+ * no failed request, several certificates seen on both ends, and the newest
+ * presented on a new connection. Returns the server's URL for further checks.
+ */
+export async function rotateUnderLoad(
+  t: Test,
+  serverSource: X509Source,
+  clientSource: X509Source,
+  rotate: () => Promise<void>,
+): Promise<string> {
+  await Promise.all([serverSource.ready(), clientSource.ready()])
+  const server = await startEchoServer(serverSource)
+  t.teardown(() => server.app.close())
+  const dispatcher = new MtlsDispatcher(clientSource, { authorizer: authorizeId(ids.urlService) })
+  t.teardown(() => dispatcher.close())
+  const load = startLoad(server.url, dispatcher)
+  await rotate()
+  const stats = await load.stop()
+
+  t.equal(stats.failed, 0, `no failed requests (${stats.errors.join('; ')})`)
+  t.ok(stats.ok > 20, `requests flowed (${stats.ok})`)
+  t.ok(stats.clients.size >= 5, `the server saw ${stats.clients.size} client certificates`)
+  t.ok(stats.servers.size >= 5, `the client saw ${stats.servers.size} server certificates`)
+  t.same(
+    await freshSerials(server.url, clientSource),
+    { client: serialOf(clientSource), server: serialOf(serverSource) },
+    'a new connection presents the newest certificates on both ends',
+  )
+  return server.url
+}

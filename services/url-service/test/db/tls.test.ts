@@ -106,37 +106,29 @@ async function connectWith(env: Record<string, string>) {
   }
 }
 
-t.test('verify-full with the right CA and host name: connected over TLS', async (t) => {
-  const row = await connectWith({
-    DATABASE_URL: urlFor('localhost'),
+/** verify-full, dialling `host`, with the CA file `ca` (test-ca or other-ca). */
+const verifyFull = (host: string, ca: string) =>
+  connectWith({
+    DATABASE_URL: urlFor(host),
     DB_SSL_MODE: 'verify-full',
-    DB_SSL_CA_FILE: join(dir, 'test-ca.crt'),
+    DB_SSL_CA_FILE: join(dir, `${ca}.crt`),
   })
+
+t.test('verify-full with the right CA and host name: connected over TLS', async (t) => {
+  const row = await verifyFull('localhost', 'test-ca')
   t.equal(row?.ssl, true, 'the session is encrypted')
   t.match(row?.version, /^TLSv1\.[23]$/)
 })
 
 t.test('verify-full refuses a server whose chain leads to another CA', async (t) => {
-  await t.rejects(
-    connectWith({
-      DATABASE_URL: urlFor('localhost'),
-      DB_SSL_MODE: 'verify-full',
-      DB_SSL_CA_FILE: join(dir, 'other-ca.crt'),
-    }),
-    { code: /UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT|SELF_SIGNED_CERT_IN_CHAIN/ },
-  )
+  await t.rejects(verifyFull('localhost', 'other-ca'), {
+    code: /UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT|SELF_SIGNED_CERT_IN_CHAIN/,
+  })
 })
 
 t.test('verify-full refuses a certificate issued for another host name', async (t) => {
   // Same server, right CA, dialled as 127.0.0.1: the certificate names only localhost.
-  await t.rejects(
-    connectWith({
-      DATABASE_URL: urlFor('127.0.0.1'),
-      DB_SSL_MODE: 'verify-full',
-      DB_SSL_CA_FILE: join(dir, 'test-ca.crt'),
-    }),
-    { code: 'ERR_TLS_CERT_ALTNAME_INVALID' },
-  )
+  await t.rejects(verifyFull('127.0.0.1', 'test-ca'), { code: 'ERR_TLS_CERT_ALTNAME_INVALID' })
 })
 
 t.test('verify-full without a CA file trusts only public roots, not a private CA', async (t) => {

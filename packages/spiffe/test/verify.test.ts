@@ -8,15 +8,7 @@ import {
   loadCertificateAuthority,
   mintSvid,
 } from '../src/dev-ca.js'
-import {
-  SpiffeId,
-  SvidError,
-  TrustDomain,
-  verifyX509Svid,
-  X509Bundle,
-  X509BundleSet,
-  X509Svid,
-} from '../src/index.js'
+import { SvidError, verifyX509Svid } from '../src/index.js'
 import { bundleSet, ids, td } from './helpers/pki.js'
 
 const hour = 3600_000
@@ -228,51 +220,4 @@ t.test('validity of every certificate is checked against the given time', async 
       }),
     { code: 'expired', message: /authority/ },
   )
-})
-
-t.test('X509Svid parses PEM and DER and insists the key matches the leaf', async (t) => {
-  const a = await mintSvid(ca, { id: ids.gateway, ttlMs: hour })
-  const b = await mintSvid(ca, { id: ids.gateway })
-  const svid = X509Svid.parsePem(a.certificatesPem, a.keyPem)
-  t.ok(svid.id.equals(ids.gateway))
-  t.equal(
-    svid.expiresAt.getTime(),
-    new Date((a.certificates[0] as X509Certificate).validTo).getTime(),
-  )
-  t.same(JSON.parse(JSON.stringify(svid)), {
-    id: String(ids.gateway),
-    expiresAt: svid.expiresAt.toISOString(),
-  })
-  t.notMatch(JSON.stringify(svid), /PRIVATE/, 'serializing never shows the key')
-  t.throws(() => X509Svid.parsePem(a.certificatesPem, b.keyPem), { code: 'key-mismatch' })
-  t.throws(() => X509Svid.parsePem('', a.keyPem), { code: 'empty-chain' })
-  t.throws(() => X509Svid.parsePem(a.certificatesPem, a.keyPem.slice(0, 60)), { code: 'malformed' })
-
-  const der = Buffer.concat(svid.certificates.map((c) => c.raw))
-  const keyDer = svid.privateKey.export({ format: 'der', type: 'pkcs8' })
-  const fromDer = X509Svid.parseDer(der, keyDer)
-  t.ok(fromDer.equals(svid))
-  t.match(fromDer.privateKeyPem(), /BEGIN PRIVATE KEY/)
-  t.throws(() => X509Svid.parseDer(der.subarray(0, der.length - 5), keyDer), { code: 'malformed' })
-})
-
-t.test('bundles parse PEM and concatenated DER and are keyed by trust domain', async (t) => {
-  const second = await createCertificateAuthority({ trustDomain: td })
-  const pem = ca.certificatePem + second.certificatePem
-  const bundle = X509Bundle.parsePem(td, `comment before\n${pem}trailing text`)
-  t.equal(bundle.authorities.length, 2)
-  const der = Buffer.concat([ca.certificate.raw, second.certificate.raw])
-  t.ok(X509Bundle.parseDer(td, der).equals(bundle))
-  t.equal(X509Bundle.parsePem(td, bundle.toPem()).authorities.length, 2)
-  t.throws(() => X509Bundle.parsePem(td, 'no certificates'), { code: 'malformed' })
-  t.throws(() => X509Bundle.parseDer(td, Buffer.from([0x31, 0x00])), { code: 'malformed' })
-
-  const other = TrustDomain.parse('other.example')
-  const set = new X509BundleSet([bundle, new X509Bundle(other, [second.certificate])])
-  t.equal(set.bundleFor(td)?.authorities.length, 2)
-  t.equal(set.bundleFor(TrustDomain.parse('missing.example')), undefined)
-  t.equal(set.authorities().length, 3)
-  t.notOk(set.equals(new X509BundleSet([bundle])))
-  t.ok(set.equals(new X509BundleSet([new X509Bundle(other, [second.certificate]), bundle])))
-  t.ok(SpiffeId.parse('spiffe://other.example').memberOf(other))
 })
