@@ -6,12 +6,18 @@ import type { UrlClickedEvent } from '../../src/events/event.js'
 import { recordClicks } from '../../src/events/outbox.js'
 import { createSqsClient } from '../../src/events/sqs.js'
 import { defaultVisibilityTimeoutSeconds } from '../../src/worker/config.js'
+import {
+  type ConsumerOptions,
+  type EventConsumer,
+  startConsumer,
+} from '../../src/worker/consumer.js'
+import { silent } from '../helpers/setup.js'
 
 interface Tap {
   teardown(fn: () => unknown): void
 }
 
-export { silent } from '../helpers/setup.js'
+export { silent }
 
 /** Short enough to keep a file bounded, long enough to stay out of the scheduler's noise. */
 export const fastBackoff = { baseMs: 20, maxMs: 200 }
@@ -158,4 +164,25 @@ export async function eventually(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
+}
+
+/**
+ * The worker's consumer on the emulator's queue with the tests' short waits
+ * (any option can be overridden), stopped at teardown.
+ */
+export function consume(
+  t: Tap,
+  queue: Queue,
+  options: Pick<ConsumerOptions, 'db'> & Partial<ConsumerOptions>,
+): EventConsumer {
+  const consumer = startConsumer({
+    sqs: queue.sqs,
+    queueUrl: queue.queueUrl,
+    log: silent,
+    waitTimeSeconds: 1,
+    visibilityTimeoutSeconds: 30,
+    ...options,
+  })
+  t.teardown(() => consumer.stop())
+  return consumer
 }

@@ -6,10 +6,10 @@ import { createdEvent, UrlEvent } from '../../src/events/event.js'
 import { outboxInsert, recordClicks } from '../../src/events/outbox.js'
 import { relayBatch, sealClicks, startOutboxRelay } from '../../src/events/relay.js'
 import { createSqsClient } from '../../src/events/sqs.js'
-import { startConsumer } from '../../src/worker/consumer.js'
 import { migratedDatabase } from '../helpers/setup.js'
 import {
   clicksOf,
+  consume,
   count,
   eventually,
   fastBackoff,
@@ -308,13 +308,10 @@ t.test('relay on the SQS emulator', async (t) => {
       t.equal(sent.length, 2, 'sent twice')
       t.equal(sent[0]?.id, sent[1]?.id, 'with one event id')
 
-      const consumer = startConsumer({
+      const consumer = consume(t, queue, {
         db,
         sqs,
         queueUrl,
-        log: silent,
-        waitTimeSeconds: 1,
-        visibilityTimeoutSeconds: 30,
       })
       t.teardown(() => consumer.stop())
       await eventually(() => queuedBodies(queue).length === 0, 'both copies to be handled')

@@ -7,9 +7,8 @@ import { createDatabase } from '../../src/db/database.js'
 import { runMigrations } from '../../src/db/migrations.js'
 import { UrlEvent } from '../../src/events/event.js'
 import { startUrlService } from '../../src/service.js'
-import { startConsumer } from '../../src/worker/consumer.js'
 import { devSpiffe } from '../helpers/spiffe.js'
-import { count, eventually, silent, startQueue } from './harness.js'
+import { consume, count, eventually, silent, startQueue } from './harness.js'
 
 /** url-service as server.ts starts it, with the relay publishing to the emulator. */
 t.test('created and clicked events flow from the API to the counter', async (t) => {
@@ -86,15 +85,9 @@ t.test('created and clicked events flow from the API to the counter', async (t) 
   t.notMatch(JSON.stringify(events), /news\.example|Firefox|firefox/, 'no trace of the headers')
   t.equal(await count(db, 'event_outbox'), 0, 'published rows are gone from the outbox')
 
-  const consumer = startConsumer({
+  const consumer = consume(t, queue, {
     db,
-    sqs: queue.sqs,
-    queueUrl: queue.queueUrl,
-    log: silent,
-    waitTimeSeconds: 1,
-    visibilityTimeoutSeconds: 30,
   })
-  t.teardown(() => consumer.stop())
   await eventually(async () => {
     const response = await gateway.fetch(`${main}/v1/urls/wired`)
     const record = (await response.json()) as { clicks: number }

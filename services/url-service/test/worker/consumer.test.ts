@@ -7,9 +7,9 @@ import { recordClicks } from '../../src/events/outbox.js'
 import { startOutboxRelay } from '../../src/events/relay.js'
 import { createSqsClient } from '../../src/events/sqs.js'
 import { applyEvents } from '../../src/worker/apply.js'
-import { startConsumer } from '../../src/worker/consumer.js'
 import {
   clicksOf,
+  consume,
   count,
   eventually,
   fastBackoff,
@@ -119,15 +119,9 @@ t.test('an outbox row with counts for three codes updates three urls', async (t)
   ])
   await relayAll(db, queue)
   t.equal(queuedBodies(queue).length, 1, 'one message')
-  const consumer = startConsumer({
+  const consumer = consume(t, queue, {
     db,
-    sqs: queue.sqs,
-    queueUrl: queue.queueUrl,
-    log: silent,
-    waitTimeSeconds: 1,
-    visibilityTimeoutSeconds: 30,
   })
-  t.teardown(() => consumer.stop())
   await eventually(() => queueEmpty(queue), 'the message to be applied and deleted')
   await consumer.stop()
   t.same(
@@ -149,16 +143,10 @@ t.test('the worker reads version 1 and version 2 from the queue', async (t) => {
     JSON.stringify(v2),
   ])
   const registry = new Registry()
-  const consumer = startConsumer({
+  const consumer = consume(t, queue, {
     db,
-    sqs: queue.sqs,
-    queueUrl: queue.queueUrl,
-    log: silent,
     registry,
-    waitTimeSeconds: 1,
-    visibilityTimeoutSeconds: 30,
   })
-  t.teardown(() => consumer.stop())
   await eventually(() => queueEmpty(queue), 'both messages to be applied and deleted')
   await consumer.stop()
   t.same(await clicksOf(db, 'versions'), {
@@ -191,17 +179,11 @@ t.test('N clicks through SQS with duplicates injected count N', async (t) => {
   await sendRaw(queue, [b, a])
 
   const registry = new Registry()
-  const consumer = startConsumer({
+  const consumer = consume(t, queue, {
     db,
-    sqs: queue.sqs,
-    queueUrl: queue.queueUrl,
-    log: silent,
     registry,
-    waitTimeSeconds: 1,
-    visibilityTimeoutSeconds: 30,
     backoff: fastBackoff,
   })
-  t.teardown(() => consumer.stop())
   await eventually(async () => {
     const metrics = await registry.getMetricsAsJSON()
     return (
@@ -243,12 +225,9 @@ t.test('a worker killed between commit and delete does not double count', async 
     { step: 'initialize', name: 'crashBeforeDelete' },
   )
   const before = await count(db, 'processed_events')
-  const a = startConsumer({
+  const a = consume(t, queue, {
     db,
     sqs: crashing,
-    queueUrl: queue.queueUrl,
-    log: silent,
-    waitTimeSeconds: 1,
     visibilityTimeoutSeconds: 1,
     backoff: fastBackoff,
   })
@@ -263,17 +242,12 @@ t.test('a worker killed between commit and delete does not double count', async 
 
   // Worker B receives them again once the visibility timeout lapses.
   const registry = new Registry()
-  const b = startConsumer({
+  const b = consume(t, queue, {
     db,
-    sqs: queue.sqs,
-    queueUrl: queue.queueUrl,
-    log: silent,
     registry,
-    waitTimeSeconds: 1,
     visibilityTimeoutSeconds: 5,
     backoff: fastBackoff,
   })
-  t.teardown(() => b.stop())
   await eventually(() => queueEmpty(queue), 'worker B to delete the redelivered messages')
   await b.stop()
   const metrics = await registry.getMetricsAsJSON()
@@ -299,17 +273,12 @@ t.test('a batch the database refused is not deleted, and arrives again', async (
     },
   }
   const registry = new Registry()
-  const consumer = startConsumer({
+  const consumer = consume(t, queue, {
     db: flaky,
-    sqs: queue.sqs,
-    queueUrl: queue.queueUrl,
-    log: silent,
     registry,
-    waitTimeSeconds: 1,
     visibilityTimeoutSeconds: 1,
     backoff: fastBackoff,
   })
-  t.teardown(() => consumer.stop())
   await eventually(async () => (await clicksOf(db, 'refused')).clicks === 3, 'the redelivery')
   await eventually(() => queueEmpty(queue), 'the delete after the commit')
   await consumer.stop()
@@ -328,17 +297,12 @@ t.test('a malformed message neither stops the worker nor blocks its batch', asyn
   await sendRaw(queue, [valid(), 'not json {', wrongVersion, valid()])
 
   const registry = new Registry()
-  const consumer = startConsumer({
+  const consumer = consume(t, queue, {
     db,
-    sqs: queue.sqs,
-    queueUrl: queue.queueUrl,
-    log: silent,
     registry,
-    waitTimeSeconds: 1,
     visibilityTimeoutSeconds: 1,
     backoff: fastBackoff,
   })
-  t.teardown(() => consumer.stop())
   await eventually(async () => (await clicksOf(db, 'poison')).clicks === 2, 'the valid two')
   await eventually(
     () => queue.server.inspectQueue(queue.dlqName)?.messages.ready.length === 2,
@@ -365,16 +329,11 @@ t.test('a slow batch stays invisible, and stop() waits for it', async (t) => {
   await blocker.query(`select 1 from urls where code = 'slow' for update`)
   await sendRaw(queue, [JSON.stringify(v1Click('slow'))])
 
-  const consumer = startConsumer({
+  const consumer = consume(t, queue, {
     db,
-    sqs: queue.sqs,
-    queueUrl: queue.queueUrl,
-    log: silent,
-    waitTimeSeconds: 1,
     visibilityTimeoutSeconds: 1,
     backoff: fastBackoff,
   })
-  t.teardown(() => consumer.stop())
   await eventually(
     () => queue.server.inspectQueue('events')?.messages.inflight.length === 1,
     'the worker to take the message',
@@ -400,13 +359,9 @@ t.test('a slow batch stays invisible, and stop() waits for it', async (t) => {
 
 t.test('stop() ends a long poll at once', async (t) => {
   const queue = await startQueue(t)
-  const consumer = startConsumer({
+  const consumer = consume(t, queue, {
     db,
-    sqs: queue.sqs,
-    queueUrl: queue.queueUrl,
-    log: silent,
     waitTimeSeconds: 20,
-    visibilityTimeoutSeconds: 30,
   })
   await new Promise((resolve) => setTimeout(resolve, 300))
   const started = Date.now()

@@ -2,9 +2,9 @@ import { Registry } from 'prom-client'
 import t from 'tap'
 import { startOutboxRelay } from '../../src/events/relay.js'
 import { createSqsClient } from '../../src/events/sqs.js'
-import { startConsumer } from '../../src/worker/consumer.js'
 import {
   clicksOf,
+  consume,
   count,
   eventually,
   insertUrl,
@@ -44,16 +44,10 @@ t.test('an SQS outage during clicks loses nothing and counts each click once', a
     backoff: { baseMs: 50, maxMs: 400 },
   })
   t.teardown(() => relay.stop())
-  const consumer = startConsumer({
+  const consumer = consume(t, queue, {
     db,
-    sqs: queue.sqs,
-    queueUrl: queue.queueUrl,
-    log: silent,
-    waitTimeSeconds: 1,
-    visibilityTimeoutSeconds: 30,
     backoff: { baseMs: 50, maxMs: 400 },
   })
-  t.teardown(() => consumer.stop())
 
   await recordVisits(db, 'outage', 10)
   await eventually(async () => (await clicksOf(db, 'outage')).clicks === 10, 'the first ten')
