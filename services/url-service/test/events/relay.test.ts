@@ -32,6 +32,19 @@ t.test('backoff is exponential, capped and jittered', async (t) => {
   )
 })
 
+/** A log that keeps what the relay reports as errors and drops the rest. */
+function errorsLogged() {
+  const errors: unknown[] = []
+  const quiet = () => undefined
+  const log = {
+    debug: quiet,
+    info: quiet,
+    warn: quiet,
+    error: (...args: unknown[]) => errors.push(args),
+  }
+  return { log, errors }
+}
+
 t.test('relay on the SQS emulator', async (t) => {
   const { db } = await migratedDatabase(t)
   const queue = await startQueue(t)
@@ -148,14 +161,7 @@ t.test('relay on the SQS emulator', async (t) => {
       JSON.stringify({ ...createdEvent({ code: 'odd' }), note: '\uFFFE' }),
     ])
     await creations(1)
-    const errors: unknown[] = []
-    const quiet = () => undefined
-    const log = {
-      debug: quiet,
-      info: quiet,
-      warn: quiet,
-      error: (...args: unknown[]) => errors.push(args),
-    }
+    const { log, errors } = errorsLogged()
     t.same(await relayBatch({ db, sqs, queueUrl, log, batchSize: 10 }), {
       claimed: 4,
       sent: 3,
@@ -193,14 +199,7 @@ t.test('relay on the SQS emulator', async (t) => {
       JSON.stringify({ ...createdEvent({ code: 'huge' }), padding: 'x'.repeat(1100 * 1024) }),
     ])
     await creations(1)
-    const errors: unknown[] = []
-    const quiet = () => undefined
-    const log = {
-      debug: quiet,
-      info: quiet,
-      warn: quiet,
-      error: (...args: unknown[]) => errors.push(args),
-    }
+    const { log, errors } = errorsLogged()
     const first = await relayBatch({ db, sqs, queueUrl, log, batchSize: 10 })
     t.same(first, { claimed: 4, sent: 3, failed: 1 })
     t.equal(errors.length, 1, 'logged as an error')
