@@ -6,8 +6,8 @@
  * SPIFFE mTLS measured in the same run. Prints requests per second, latency
  * percentiles, CPU seconds per 1000 requests, TCP connections opened and
  * closed per hop, memory per process, SQS messages and idempotency records
- * per 1000 redirects, and the ratios behind the goals in issue 9. Not a
- * test: nothing asserted.
+ * per 1000 redirects, and ends with issue 14's goals, each measured against
+ * a baseline of the same run. Not a test: nothing asserted.
  */
 import { readFileSync } from 'node:fs'
 import { cpus, loadavg, totalmem } from 'node:os'
@@ -32,6 +32,12 @@ function cpuSeconds(pid: number): number {
   } catch {
     return 0
   }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2
 }
 
 function rssMb(pid: number): number {
@@ -199,21 +205,30 @@ out(
 // BENCH_PROFILE=<service> writes a V8 CPU profile of that process to
 // BENCH_PROFILE_DIR (default /tmp/zt-bench-profile) when the stack stops.
 const profiled = process.env.BENCH_PROFILE as 'frontend' | 'api-gateway' | 'url-service' | undefined
+// BENCH_NODE_ARGS: Node flags for the four services (not the baselines), to
+// compare a runtime setting such as --max-semi-space-size against the default.
+const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []
+const serviceNames = ['frontend', 'api-gateway', 'url-service', 'worker'] as const
 const stack = await startE2eStack({
   logLevel: 'warn',
   compiled,
   env: { 'api-gateway': { RATE_LIMIT_MAX: '100000000' } },
-  ...(profiled
-    ? {
-        nodeArgs: {
-          [profiled]: [
-            '--cpu-prof',
-            `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR ?? '/tmp/zt-bench-profile'}`,
-          ],
-        },
-      }
-    : {}),
+  nodeArgs: Object.fromEntries(
+    serviceNames.map((name) => [
+      name,
+      [
+        ...nodeArgs,
+        ...(name === profiled
+          ? [
+              '--cpu-prof',
+              `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR ?? '/tmp/zt-bench-profile'}`,
+            ]
+          : []),
+      ],
+    ]),
+  ),
 })
+if (nodeArgs.length > 0) out(`services run with: ${nodeArgs.join(' ')}`)
 const baselines: ManagedProcess[] = []
 const db = new pg.Client({ connectionString: stack.databaseUrl })
 try {
@@ -297,16 +312,22 @@ try {
     hops,
   )
   /** Per 1000 clicks counted (each a redirect, counted once): messages and records. */
-  const clickCosts: string[] = []
+  const clickCosts: { name: string; messages: number; records: number }[] = []
   const countingEvents = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
     const before = await settled(db, opsPort, alias)
     const result = await run()
     const after = await settled(db, opsPort, alias)
     const clicks = after.clicks - before.clicks
-    const per1000 = (n: number) => ((n / Math.max(clicks, 1)) * 1000).toFixed(1)
-    const line = `${name}: ${clicks} clicks counted, ${per1000(after.messages - before.messages)} SQS messages and ${per1000(after.records - before.records)} processed_events rows per 1000 redirects`
-    out(`${''.padEnd(44)} ${line}`)
-    clickCosts.push(line)
+    const per1000 = (n: number) => (n / Math.max(clicks, 1)) * 1000
+    const cost = {
+      name,
+      messages: per1000(after.messages - before.messages),
+      records: per1000(after.records - before.records),
+    }
+    out(
+      `${''.padEnd(44)} ${name}: ${clicks} clicks counted, ${cost.messages.toFixed(1)} SQS messages and ${cost.records.toFixed(1)} processed_events rows per 1000 redirects`,
+    )
+    clickCosts.push(cost)
     return result
   }
   const redirect = await countingEvents('saturated', () =>
@@ -358,37 +379,90 @@ try {
     const anon = list.reduce((sum, p) => sum + anonMb(p), 0)
     out(`  ${name.padEnd(18)} ${rss.toFixed(1).padStart(6)}  ${anon.toFixed(1).padStart(6)}`)
   }
-  const hopExtra = (read.cpuPer1000['api-gateway'] ?? 0) - (plain.cpuPer1000.hop ?? 0)
   const both = (run: Run) => (run.cpuPer1000.hop ?? 0) + (run.cpuPer1000.hello ?? 0)
-  const mtlsExtra = both(mtlsHop) - both(plain)
+  // The mTLS overhead is a small difference of two noisy figures: measure it
+  // in paired rounds, plain then mTLS back to back, and take the median.
   out()
-  out('goals (issue 9):')
+  const rounds = Number(process.env.BENCH_MTLS_ROUNDS ?? 5)
+  const extras: number[] = []
+  for (let round = 1; round <= rounds; round++) {
+    const short = { duration: Math.max(2, Math.round(seconds / 2)) }
+    const p = await measure(
+      `round ${round}: plain hop`,
+      () => ({ hop: pid(hop), hello: pid(hello) }),
+      { url: `http://127.0.0.1:${hopPort}/`, ...short },
+    )
+    const m = await measure(
+      `round ${round}: mTLS hop`,
+      () => ({ hop: pid(hopMtls), hello: pid(helloMtls) }),
+      { url: `http://127.0.0.1:${hopMtlsPort}/`, ...short },
+    )
+    extras.push(both(m) - both(p))
+  }
+  const mtlsExtra = median(extras)
+
+  const sum = (run: Run) => Object.values(run.cpuPer1000).reduce((a, b) => a + b, 0)
+  const cpu = (run: Run, name: string) => run.cpuPer1000[name] ?? 0
+  const helloCpu = cpu(bare, 'hello')
+  const helloAnon = anonMb(pid(hello)[0] ?? 0)
+  const goals: { goal: string; measured: string; met?: boolean }[] = [
+    {
+      goal: 'CPU per redirect, all processes <= 30x bare',
+      measured: `${(sum(redirect) / helloCpu).toFixed(1)}x (${sum(redirect).toFixed(3)} / ${helloCpu.toFixed(3)} CPU s per 1000)`,
+      met: sum(redirect) <= 30 * helloCpu,
+    },
+    {
+      goal: 'redirect throughput >= 0.05 of bare',
+      measured: (redirect.rps / bare.rps).toFixed(3),
+      met: redirect.rps >= 0.05 * bare.rps,
+    },
+    {
+      goal: 'redirect p99 <= 10 ms at 1000 rps',
+      measured: `${fixed.p99} ms at ${rate} rps (plain hop at that rate: ${plainAtRate.p99} ms)`,
+      ...(rate >= 1000 ? { met: fixed.p99 <= 10 } : {}),
+    },
+    {
+      goal: `mTLS hop - plain hop, both ends <= 0.06 CPU s per 1000 (median of ${rounds} pairs)`,
+      measured: `${mtlsExtra.toFixed(3)} (rounds: ${extras.map((e) => e.toFixed(3)).join(', ')})`,
+      met: mtlsExtra <= 0.06,
+    },
+    {
+      goal: `frontend relay <= 2x plain hop (both at ${rate} rps)`,
+      measured: `${(cpu(fixed, 'frontend') / cpu(plainAtRate, 'hop')).toFixed(2)}x`,
+      met: cpu(fixed, 'frontend') <= 2 * cpu(plainAtRate, 'hop'),
+    },
+    {
+      goal: 'gateway <= 2x mTLS hop, both ends (saturated)',
+      measured: `${(cpu(redirect, 'api-gateway') / both(mtlsHop)).toFixed(2)}x`,
+      met: cpu(redirect, 'api-gateway') <= 2 * both(mtlsHop),
+    },
+    {
+      goal: "url-service's resolve vs the mTLS hop's server side (goal: that plus one query)",
+      measured: `${(cpu(read, 'url-service') / cpu(mtlsHop, 'hello')).toFixed(2)}x (no baseline for one query's client cost: not judged)`,
+    },
+    ...serviceNames.map((name) => {
+      const anon = anonMb(stack.processes[name].pid ?? 0)
+      return {
+        goal: `${name} anonymous memory <= bare + 15 MB`,
+        measured: `bare + ${(anon - helloAnon).toFixed(1)} MB (${anon.toFixed(1)} vs ${helloAnon.toFixed(1)})`,
+        met: anon <= helloAnon + 15,
+      }
+    }),
+    ...clickCosts.map((c) => ({
+      goal: `SQS messages per 1000 redirects <= 20 (${c.name})`,
+      measured: `${c.messages.toFixed(1)} messages, ${c.records.toFixed(1)} processed_events rows`,
+      ...(c.name === 'saturated' ? { met: c.messages <= 20 && c.records <= 20 } : {}),
+    })),
+  ]
+  out()
+  out('goals (issue 14), each against a baseline of this run:')
+  const width = Math.max(...goals.map((g) => g.goal.length))
+  for (const g of goals) {
+    const verdict = g.met === undefined ? 'info' : g.met ? 'met ' : 'MISS'
+    out(`  ${verdict}  ${g.goal.padEnd(width)}  ${g.measured}`)
+  }
   out(
-    `  end-to-end redirect / bare Fastify throughput: ${(redirect.rps / bare.rps).toFixed(3)} (goal >= 0.30)`,
-  )
-  out(
-    `  redirect p99 at ${rate} rps: ${fixed.p99} ms (goal <= 10 ms at 1000 rps${rate < 1000 ? `; the stack cannot sustain 1000 rps here, so measured at ${rate}` : ''})`,
-  )
-  out(
-    `  RSS per service: ${['frontend', 'api-gateway', 'url-service', 'worker']
-      .map((n) => `${n} ${(fixed.rss[n] ?? 0).toFixed(0)} MB`)
-      .join(', ')} (goal <= 80 MB each)`,
-  )
-  out(
-    `  mTLS hop over plain (both ends): mTLS hop + server ${both(mtlsHop).toFixed(3)} - plain hop + server ${both(plain).toFixed(3)} = ${mtlsExtra.toFixed(3)} vCPU per 1000 rps (goal <= 0.06)`,
-  )
-  out(
-    `  upper bound from the gateway: gateway ${(read.cpuPer1000['api-gateway'] ?? 0).toFixed(3)} - plain hop ${(plain.cpuPer1000.hop ?? 0).toFixed(3)} = ${hopExtra.toFixed(3)} (includes the gateway's validation, rate limit, metrics and logging)`,
-  )
-  out(
-    `  at ${rate} rps per relaying process: frontend ${(fixed.cpuPer1000.frontend ?? 0).toFixed(3)}, api-gateway ${(fixed.cpuPer1000['api-gateway'] ?? 0).toFixed(3)}, plain hop ${(plainAtRate.cpuPer1000.hop ?? 0).toFixed(3)} CPU s per 1000 requests`,
-  )
-  out(
-    `  redirect latency with the click's group commit: saturated p50 ${redirect.p50} ms, p99 ${redirect.p99} ms; at ${rate} rps p50 ${fixed.p50} ms, p99 ${fixed.p99} ms`,
-  )
-  for (const line of clickCosts) out(`  clicks ${line} (goal <= 20 at saturation; 1000 before)`)
-  out(
-    `  also: plain hop / bare ${(plain.rps / bare.rps).toFixed(3)}; mTLS hop / bare ${(mtlsHop.rps / bare.rps).toFixed(3)}; gateway read / bare ${(read.rps / bare.rps).toFixed(3)}; create / bare ${(create.rps / bare.rps).toFixed(3)}`,
+    `  also: plain hop / bare ${(plain.rps / bare.rps).toFixed(3)}; mTLS hop / bare ${(mtlsHop.rps / bare.rps).toFixed(3)}; gateway read / bare ${(read.rps / bare.rps).toFixed(3)}; create / bare ${(create.rps / bare.rps).toFixed(3)}; redirect p50/p99 saturated ${redirect.p50}/${redirect.p99} ms`,
   )
 } finally {
   await db.end().catch(() => undefined)
