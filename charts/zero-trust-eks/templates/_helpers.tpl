@@ -424,3 +424,9 @@ defined before OTEL_RESOURCE_ATTRIBUTES, which refers to them.
   value: "true"
 {{- end }}
 {{- end }}
+
+{{/* Labels of the Prometheus Operator objects and the dashboard: the user's (what the operator selects on) and the chart's. */}}
+{{- define "zt.metricsLabels" -}}
+{{- $own := dict "app.kubernetes.io/part-of" "zero-trust-eks" "app.kubernetes.io/instance" .Release.Name "app.kubernetes.io/managed-by" .Release.Service -}}
+{{- toYaml (merge (dict) $own (.Values.metrics.labels | default (dict))) -}}
+{{- end }}
