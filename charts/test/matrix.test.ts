@@ -94,7 +94,7 @@ t.test(
     )
     t.notOk(
       moved.some((row) => row[1] === collector),
-      'the collector listens on 4318, not 4317',
+      'the policy follows the endpoint to 4317, so 4318 stays closed',
     )
     const otherLabels = rows(
       renderChart(['tracing.yaml'], ['tracing.collector.podLabels.app=jaeger']),
