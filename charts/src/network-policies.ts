@@ -2,7 +2,7 @@
  * network-policies/ is the chart's NetworkPolicies as plain manifests, one
  * file per policy, for people who apply them without Helm: the example-values
  * rendering at the top level, and the policies only some values switch on
- * (Pod Identity, Prometheus) under optional/.
+ * (Pod Identity, Prometheus, tracing) under optional/.
  * `pnpm --filter @zt/charts network-policies` rewrites it; a test proves the
  * files and the chart never drift.
  */
@@ -31,12 +31,16 @@ export const policyFiles: Readonly<Record<string, string>> = {
   'services/allow-prometheus-to-api-gateway': 'optional/31-allow-prometheus-to-api-gateway.yaml',
   'services/allow-prometheus-to-url-service': 'optional/32-allow-prometheus-to-url-service.yaml',
   'services/allow-prometheus-to-worker': 'optional/33-allow-prometheus-to-worker.yaml',
+  'services/allow-otlp-egress': 'optional/40-allow-otlp-egress.yaml',
+  'public/allow-otlp-egress': 'optional/41-public-allow-otlp-egress.yaml',
 }
 
 /** The values that switch every optional policy on (on top of the example values). */
 export const optionalPolicyValues = [
   '-f',
   join(valuesDir, 'pod-identity.yaml'),
+  '-f',
+  join(valuesDir, 'tracing.yaml'),
   '--set',
   'network.prometheus.enabled=true',
 ]

@@ -37,6 +37,8 @@ const validators: Record<string, Validator> = {
   'networking.k8s.io/v1/NetworkPolicy': model(NetworkPolicy),
   'networking.k8s.io/v1/Ingress': model(Ingress),
   'spire.spiffe.io/v1alpha1/ClusterSPIFFEID': validateClusterSpiffeId,
+  'monitoring.coreos.com/v1/PodMonitor': validatePodMonitor,
+  'monitoring.coreos.com/v1/PrometheusRule': validatePrometheusRule,
 }
 
 const selectorKeys = new Set(['matchLabels', 'matchExpressions'])
@@ -78,6 +80,61 @@ function validateClusterSpiffeId(object: K8sObject): void {
       throw new Error(`ClusterSPIFFEID: ${field} must be a selector`)
     for (const key of Object.keys(selector)) {
       if (!selectorKeys.has(key)) throw new Error(`ClusterSPIFFEID: unknown ${field} field ${key}`)
+    }
+  }
+}
+
+/** Throws unless `value` is an object whose keys are all `allowed`. */
+function checkKeys(kind: string, where: string, value: unknown, allowed: readonly string[]): void {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new Error(`${kind}: ${where} must be an object`)
+  for (const key of Object.keys(value)) {
+    if (!allowed.includes(key)) throw new Error(`${kind}: unknown ${where} field ${key}`)
+  }
+}
+
+/*
+ * The Prometheus Operator's objects, which kubernetes-models does not know
+ * either: structure and the fields this chart uses, as its CRDs
+ * (monitoring.coreos.com/v1) name them, so a typo fails here, not silently
+ * in the operator.
+ */
+function validatePodMonitor(object: K8sObject): void {
+  const spec = object.spec as { selector?: unknown; podMetricsEndpoints?: unknown } | undefined
+  checkKeys('PodMonitor', 'spec', spec, ['selector', 'podMetricsEndpoints', 'namespaceSelector'])
+  checkKeys('PodMonitor', 'selector', spec?.selector, [...selectorKeys])
+  const endpoints = spec?.podMetricsEndpoints
+  if (!Array.isArray(endpoints) || endpoints.length === 0)
+    throw new Error('PodMonitor: podMetricsEndpoints must list at least one endpoint')
+  for (const endpoint of endpoints as { port?: unknown }[]) {
+    checkKeys('PodMonitor', 'endpoint', endpoint, ['port', 'path', 'interval', 'scheme'])
+    if (typeof endpoint.port !== 'string')
+      throw new Error('PodMonitor: endpoint port must be a name')
+  }
+}
+
+function validatePrometheusRule(object: K8sObject): void {
+  const spec = object.spec as { groups?: unknown } | undefined
+  checkKeys('PrometheusRule', 'spec', spec, ['groups'])
+  if (!Array.isArray(spec?.groups)) throw new Error('PrometheusRule: groups must be a list')
+  for (const group of spec.groups as { name?: unknown; rules?: unknown }[]) {
+    checkKeys('PrometheusRule', 'group', group, ['name', 'interval', 'rules'])
+    if (typeof group.name !== 'string' || !Array.isArray(group.rules))
+      throw new Error('PrometheusRule: a group needs a name and rules')
+    for (const rule of group.rules as { alert?: unknown; record?: unknown; expr?: unknown }[]) {
+      checkKeys('PrometheusRule', 'rule', rule, [
+        'alert',
+        'record',
+        'expr',
+        'for',
+        'labels',
+        'annotations',
+      ])
+      if (
+        typeof rule.expr !== 'string' ||
+        (typeof rule.alert !== 'string') === (typeof rule.record !== 'string')
+      )
+        throw new Error('PrometheusRule: a rule needs an expr and exactly one of alert or record')
     }
   }
 }

@@ -23,6 +23,7 @@ const valueSets: Record<string, string[]> = {
   'public policies off': ['public-policies-off.yaml'],
   'HPA on': ['hpa.yaml'],
   'file-based SVIDs': ['spiffe-files.yaml'],
+  'tracing and the operator view': ['tracing.yaml', 'observability.yaml'],
 }
 const rendered = new Map(
   Object.entries(valueSets).map(([name, files]) => [name, renderChart(files)]),

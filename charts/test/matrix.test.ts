@@ -68,6 +68,44 @@ t.test('Prometheus scraping opens each ops port to Prometheus and nothing else',
   t.equal(flows.length, rows(renderChart()).length + 5)
 })
 
+t.test(
+  'tracing on: every app pod reaches the collector on 4318, and nothing else changes',
+  async (t) => {
+    const collector = 'observability/otel-collector'
+    const otlp = (source: string): Row => [source, collector, '4318/TCP']
+    t.same(
+      rows(renderChart(['tracing.yaml'])),
+      [
+        ...base,
+        ...awsWorkload('url-service', false),
+        ...awsWorkload('worker', false),
+        otlp('public/frontend'),
+        otlp('public/frontend-test'),
+        otlp('services/api-gateway'),
+        otlp('services/url-service'),
+        otlp('services/worker'),
+      ].sort((a, b) => a[0].localeCompare(b[0]) || a[1].localeCompare(b[1])),
+    )
+    // Off (the example values), the collector is a pod nobody reaches.
+    t.notOk(rows(renderChart()).some((row) => row[1] === collector))
+    // The port follows the endpoint; other pods of the collector's namespace stay closed.
+    const moved = rows(
+      renderChart(['tracing.yaml'], ['tracing.endpoint=http://otel-collector.observability:4317']),
+    )
+    t.notOk(
+      moved.some((row) => row[1] === collector),
+      'the policy follows the endpoint to 4317, so 4318 stays closed',
+    )
+    const otherLabels = rows(
+      renderChart(['tracing.yaml'], ['tracing.collector.podLabels.app=jaeger']),
+    )
+    t.notOk(
+      otherLabels.some((row) => row[1] === collector),
+      'a selector the collector lacks opens nothing',
+    )
+  },
+)
+
 t.test('public policies off: the frontend is open, services is not', async (t) => {
   const flows = rows(renderChart(['public-policies-off.yaml']))
   t.ok(

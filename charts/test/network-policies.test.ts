@@ -68,7 +68,7 @@ t.test('network-policies/ holds exactly the chart rendering, one object per file
   )
   const rendered = policiesByFile(renderChart())
   const all = policiesByFile(
-    renderChart(['pod-identity.yaml'], ['network.prometheus.enabled=true']),
+    renderChart(['pod-identity.yaml', 'tracing.yaml'], ['network.prometheus.enabled=true']),
   )
   t.equal(all.size, files.size, 'every policy any values can render has a file')
   for (const [file, text] of files) {

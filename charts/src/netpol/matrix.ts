@@ -21,6 +21,7 @@ export const environment = {
     { name: 'kube-system' },
     { name: 'ingress-nginx' },
     { name: 'monitoring' },
+    { name: 'observability' },
   ] as Namespace[],
   pods: [
     {
@@ -48,6 +49,13 @@ export const environment = {
       labels: { 'app.kubernetes.io/name': 'prometheus' },
       ip: '10.0.128.4',
     },
+    {
+      name: 'otel-collector',
+      namespace: 'observability',
+      labels: { 'app.kubernetes.io/name': 'opentelemetry-collector' },
+      ip: '10.0.128.5',
+      ports: [{ name: 'otlp-http', containerPort: 4318, protocol: 'TCP' }],
+    },
   ] as Pod[],
   externals: [
     { name: 'database', ip: '10.0.32.10' },
@@ -61,7 +69,7 @@ export const environment = {
 /** Every port any flow of the system uses, probed towards every destination. */
 export const probedConnections: Connection[] = [
   { protocol: 'UDP', port: 53 },
-  ...[53, 80, 443, 5432, 8000, 8080, 8443, 9000, 9080, 9443, 9444].map(
+  ...[53, 80, 443, 4318, 5432, 8000, 8080, 8443, 9000, 9080, 9443, 9444].map(
     (port): Connection => ({ protocol: 'TCP', port }),
   ),
 ]

@@ -380,3 +380,53 @@ annotations:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end }}
+
+{{- define "zt.collectorPodLabels" -}}
+{{- toYaml (.Values.tracing.collector.podLabels | default (dict "app.kubernetes.io/name" "opentelemetry-collector")) -}}
+{{- end }}
+
+{{/* The TCP port of tracing.endpoint: its explicit port, else the scheme's. */}}
+{{- define "zt.otlpPort" -}}
+{{- $url := urlParse .Values.tracing.endpoint -}}
+{{- $port := regexFind "[0-9]+$" (regexFind ":[0-9]+$" $url.host) -}}
+{{- $port | default (ternary "443" "80" (eq $url.scheme "https")) -}}
+{{- end }}
+
+{{/*
+The standard OpenTelemetry SDK variables of an app container (dict: root,
+name). The SDK reads nothing else, so the services need no tracing config of
+their own. The namespace and pod name come from the downward API and are
+defined before OTEL_RESOURCE_ATTRIBUTES, which refers to them.
+*/}}
+{{- define "zt.otelEnv" -}}
+{{- $t := .root.Values.tracing -}}
+{{- if $t.enabled }}
+- name: POD_NAMESPACE
+  valueFrom:
+    fieldRef: { fieldPath: metadata.namespace }
+- name: POD_NAME
+  valueFrom:
+    fieldRef: { fieldPath: metadata.name }
+- name: OTEL_SERVICE_NAME
+  value: {{ .name }}
+- name: OTEL_RESOURCE_ATTRIBUTES
+  value: k8s.namespace.name=$(POD_NAMESPACE),k8s.pod.name=$(POD_NAME)
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ $t.endpoint | quote }}
+- name: OTEL_EXPORTER_OTLP_PROTOCOL
+  value: http/protobuf
+- name: OTEL_TRACES_SAMPLER
+  value: {{ $t.sampler }}
+- name: OTEL_TRACES_SAMPLER_ARG
+  value: {{ $t.samplerArg | quote }}
+{{- else }}
+- name: OTEL_SDK_DISABLED
+  value: "true"
+{{- end }}
+{{- end }}
+
+{{/* Labels of the Prometheus Operator objects and the dashboard: the user's (what the operator selects on) and the chart's. */}}
+{{- define "zt.metricsLabels" -}}
+{{- $own := dict "app.kubernetes.io/part-of" "zero-trust-eks" "app.kubernetes.io/instance" .Release.Name "app.kubernetes.io/managed-by" .Release.Service -}}
+{{- toYaml (merge (dict) $own (.Values.metrics.labels | default (dict))) -}}
+{{- end }}

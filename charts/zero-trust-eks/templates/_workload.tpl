@@ -85,6 +85,7 @@ spec:
             {{- if .db }}
             {{- include "zt.dbEnv" .root | nindent 12 }}
             {{- end }}
+            {{- include "zt.otelEnv" (dict "root" .root "name" $name) | nindent 12 }}
           {{- include "zt.probes" . | nindent 10 }}
           securityContext:
             {{- include "zt.containerSecurityContext" .root | nindent 12 }}
