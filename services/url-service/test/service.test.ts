@@ -172,7 +172,7 @@ async function trafficThroughStop(
 const propagationMs = 300
 
 t.test('the drain delay: callers that have not yet seen readiness fail are served', async (t) => {
-  const service = await start(database.connectionString, undefined, { DRAIN_DELAY_MS: '600' })
+  const service = await start(database.connectionString, undefined, { DRAIN_DELAY_MS: '1000' })
   const { servedAfterStop, failures, readiness } = await trafficThroughStop(service, propagationMs)
   t.equal(readiness, 503, 'readiness failed as soon as the stop began')
   t.ok(servedAfterStop > 0, `${servedAfterStop} requests sent after it were served`)
