@@ -188,6 +188,18 @@ export const identityAttacks: Attack[] = [
   },
 ]
 
+/** Stops url-service, changes its environment, starts it, waits until it is ready. */
+export async function restartUrlService(
+  stack: E2eStack,
+  change: (env: Record<string, string | undefined>) => void,
+): Promise<void> {
+  const service = stack.processes['url-service']
+  await service.stop('SIGTERM', 30_000)
+  change(service.spec.env)
+  service.start()
+  await stack.waitReady('url-service')
+}
+
 /** The dev CA of a running stack, loaded from its state dir (tests may mint with it). */
 export async function stackAuthority(stack: E2eStack): Promise<CertificateAuthority> {
   return loadCertificateAuthority(
@@ -301,7 +313,7 @@ export interface ImpostorResult {
  */
 export async function runImpostorUrlService(
   stack: E2eStack,
-  /** Extra gateway environment; only weakened.ts uses it, to show the check failing. */
+  /** Extra gateway environment; the identity suite uses it to show the check failing. */
   gatewayEnv: ApiGatewayEnv = {},
 ): Promise<ImpostorResult> {
   const worker = await workerSvid(await stackAuthority(stack), stack.trustDomain)

@@ -2,14 +2,21 @@
  * Suite 1: identity attacks on the running system. url-service answers only
  * the api-gateway's SVID; every other certificate gets no answer (or, for a
  * valid member of the trust domain, a 403 problem). The gateway refuses a
- * url-service impostor holding a valid SVID under the wrong ID.
+ * url-service impostor holding a valid SVID under the wrong ID. Each check is
+ * then run with its control configured away, and must see the attack succeed.
  */
 import t from 'tap'
-import { describe, runIdentityAttacks, runImpostorUrlService } from '../src/identity.js'
+import {
+  describe,
+  restartUrlService,
+  runIdentityAttacks,
+  runImpostorUrlService,
+} from '../src/identity.js'
 import { startE2eStack } from '../src/stack.js'
 
 const stack = await startE2eStack()
 t.teardown(() => stack.stop())
+const worker = `spiffe://${stack.trustDomain}/ns/services/sa/worker`
 
 t.test('url-service answers only the api-gateway', async (t) => {
   const { control, attacks } = await runIdentityAttacks(stack)
@@ -42,5 +49,34 @@ t.test(
     t.notMatch(result.body, /evil\.example|stolen/, "the impostor's data is never relayed")
     t.ok(result.connections > 0, 'the gateway did connect to the impostor (and then refused it)')
     t.equal(result.requestsSeen, 0, 'no request (and no data) ever reached the impostor')
+  },
+)
+
+t.test(
+  'weakened: an impostor under the ID the gateway was told to expect gets the request',
+  async (t) => {
+    const result = await runImpostorUrlService(stack, { URL_SERVICE_ID: worker })
+    t.comment(`URL_SERVICE_ID=${worker}: gateway answered HTTP ${result.status}`)
+    t.ok(result.requestsSeen > 0, 'the request reached the impostor: the check above would fail')
+    t.equal(result.status, 200, 'the gateway accepted its answer')
+    t.match(result.body, /evil\.example/, "and relayed the impostor's data")
+  },
+)
+
+// Last: it restarts url-service with a wider list, and the stack is not reused after.
+t.test(
+  "weakened: with the worker in AUTHORIZED_CALLERS, the worker's SVID is answered",
+  async (t) => {
+    await restartUrlService(stack, (env) => {
+      env.AUTHORIZED_CALLERS = `spiffe://${stack.trustDomain}/ns/services/sa/api-gateway,${worker}`
+    })
+    const { attacks } = await runIdentityAttacks(stack)
+    const through = attacks.filter((a) => a.stoppedBy === 'nobody')
+    for (const attack of through) t.comment(describe(attack))
+    t.same(
+      through.map((a) => [a.tried, a.status]),
+      [["a valid SVID with the worker's ID (the right CA, another workload's ID)", 200]],
+      'exactly the worker gets through, with data: the check above would fail',
+    )
   },
 )

@@ -8,8 +8,14 @@ import { X509Certificate } from 'node:crypto'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type Attempt, attempt, readSvid, stackAuthority, workerSvid } from '../identity.js'
-import type { E2eStack } from '../stack.js'
+import {
+  type Attempt,
+  attempt,
+  readSvid,
+  restartUrlService,
+  stackAuthority,
+  workerSvid,
+} from '../identity.js'
 import { type Lesson, type LessonContext, LessonFailure } from './runner.js'
 
 async function spiffeIdOf(certFile: string): Promise<string> {
@@ -20,18 +26,6 @@ async function spiffeIdOf(certFile: string): Promise<string> {
 function answer(a: Attempt): string {
   if (a.outcome === 'refused') return `no HTTP answer: ${a.detail}`
   return `HTTP ${a.status} ${(a.contentType ?? '').split(';')[0]}${a.detail ? `  "${a.detail}"` : ''}`
-}
-
-/** Stops url-service, changes its environment, starts it, waits until it is ready. */
-async function restartUrlService(
-  stack: E2eStack,
-  change: (env: Record<string, string | undefined>) => void,
-): Promise<void> {
-  const service = stack.processes['url-service']
-  await service.stop('SIGTERM', 30_000)
-  change(service.spec.env)
-  service.start()
-  await stack.waitReady('url-service')
 }
 
 export const workloadIdentity: Lesson = {

@@ -1,7 +1,8 @@
-import Fastify from 'fastify'
+import Fastify, { type FastifyServerOptions } from 'fastify'
 import t from 'tap'
 import { Agent, request } from 'undici'
 import { runService } from '../src/lifecycle.js'
+import { fastifyBaseOptions } from '../src/logger.js'
 import { createRegistry } from '../src/metrics.js'
 import { buildOpsServer } from '../src/ops.js'
 
@@ -91,30 +92,63 @@ t.test('a port in use gives a clear fatal message and exit 1', async (t) => {
   t.match(lines[0], `port ${port} is already in use`)
 })
 
-t.test(
-  'a request on a kept-alive connection while the server closes is served, then the connection closes',
-  async (t) => {
-    const { fastifyBaseOptions } = await import('../src/logger.js')
-    const app = Fastify(fastifyBaseOptions('test', 'silent'))
-    app.get('/', async () => {
-      await new Promise((resolve) => setTimeout(resolve, 200))
-      return { ok: true }
-    })
-    await app.listen({ port: 0, host: '127.0.0.1' })
-    const address = app.server.address()
-    const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/`
-    // One connection: the second request waits on it behind the first.
-    const agent = new Agent({ connections: 1 })
-    t.teardown(() => agent.close())
+/**
+ * Two requests on one kept-alive connection; the server starts closing while
+ * the first is in flight, so the second arrives on a closing server.
+ */
+async function requestWhileClosing(options: FastifyServerOptions) {
+  const app = Fastify(options)
+  app.get('/', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    return { ok: true }
+  })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const address = app.server.address()
+  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/`
+  // One connection: the second request waits on it behind the first.
+  const agent = new Agent({ connections: 1 })
+  try {
     const first = request(url, { dispatcher: agent })
     await new Promise((resolve) => setTimeout(resolve, 50))
     const closing = app.close()
     const second = request(url, { dispatcher: agent })
-    t.equal((await first).statusCode, 200)
+    const firstStatus = (await first).statusCode
     const answer = await second
-    t.equal(answer.statusCode, 200, 'served, not a bare 503')
-    t.same(await answer.body.json(), { ok: true })
-    t.equal(answer.headers.connection, 'close', 'and told not to reuse the connection')
+    const body = await answer.body.text()
     await closing
+    return { firstStatus, answer, body }
+  } finally {
+    await agent.close()
+  }
+}
+
+t.test(
+  'a request on a kept-alive connection while the server closes is served, then the connection closes',
+  async (t) => {
+    const { firstStatus, answer, body } = await requestWhileClosing(
+      fastifyBaseOptions('test', 'silent'),
+    )
+    t.equal(firstStatus, 200)
+    t.equal(answer.statusCode, 200, 'served, not a bare 503')
+    t.same(JSON.parse(body), { ok: true })
+    t.equal(answer.headers.connection, 'close', 'and told not to reuse the connection')
+  },
+)
+
+t.test(
+  "with Fastify's default return503OnClosing the same request fails with a bare 503",
+  async (t) => {
+    const { firstStatus, answer, body } = await requestWhileClosing({
+      ...fastifyBaseOptions('test', 'silent'),
+      return503OnClosing: true,
+    })
+    t.equal(firstStatus, 200)
+    t.equal(answer.statusCode, 503, 'refused although it could have been answered')
+    t.notMatch(
+      String(answer.headers['content-type']),
+      /problem\+json/,
+      'not the problem+json a client could read',
+    )
+    t.comment(`the answer: ${answer.statusCode} ${answer.headers['content-type']} ${body}`)
   },
 )

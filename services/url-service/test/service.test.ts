@@ -12,7 +12,11 @@ const database = await createTestDatabase(t)
 const spiffe = await devSpiffe(t)
 const gateway = await spiffe.client()
 
-async function start(databaseUrl: string, visits?: VisitRecorder) {
+async function start(
+  databaseUrl: string,
+  visits?: VisitRecorder,
+  env: Record<string, string> = {},
+) {
   const [port, opsPort] = [await freePort(), await freePort()]
   const config = loadServerConfig({
     DATABASE_URL: databaseUrl,
@@ -22,6 +26,7 @@ async function start(databaseUrl: string, visits?: VisitRecorder) {
     PORT: String(port),
     OPS_PORT: String(opsPort),
     ...spiffe.env,
+    ...env,
   })
   const exits: number[] = []
   const service = await startUrlService(config, {
@@ -116,4 +121,67 @@ t.test('graceful shutdown: the in-flight request completes, then the pool closes
     'the main port no longer accepts',
   )
   t.same(service.exits, [], 'stopping did not exit the process')
+})
+
+/**
+ * A caller that keeps sending for `propagationMs` after the stop began: on a
+ * cluster the pod stays among the Service's endpoints until the failed
+ * readiness has propagated (seconds), and callers keep choosing it. Four
+ * loops, so requests are in flight when the stop begins.
+ */
+async function trafficThroughStop(
+  service: Awaited<ReturnType<typeof start>>,
+  propagationMs: number,
+) {
+  const created = await gateway.fetch(`${service.main}/v1/urls`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ url: 'https://example.com/' }),
+  })
+  const { code } = (await created.json()) as { code: string }
+  const failures: string[] = []
+  let servedAfterStop = 0
+  const stopAt = Date.now() + 100
+  const loops = Array.from({ length: 4 }, async () => {
+    while (Date.now() < stopAt + propagationMs) {
+      const sent = Date.now()
+      try {
+        const res = await gateway.fetch(`${service.main}/v1/urls/${code}`)
+        await res.arrayBuffer()
+        if (res.status !== 200) failures.push(`HTTP ${res.status}`)
+        else if (sent >= stopAt) servedAfterStop++
+      } catch (error) {
+        failures.push(String((error as Error).cause ?? error))
+      }
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+  })
+  await new Promise((resolve) => setTimeout(resolve, stopAt - Date.now()))
+  const stopping = service.stop()
+  // Without a drain delay the ops port may already be closed (0).
+  const readiness = await fetch(`${service.ops}/readyz`).then(
+    (res) => res.status,
+    () => 0,
+  )
+  await Promise.all(loops)
+  await stopping
+  return { servedAfterStop, failures, readiness }
+}
+
+// The chart sets DRAIN_DELAY_MS=5000 against seconds of propagation; both are scaled down here.
+const propagationMs = 300
+
+t.test('the drain delay: callers that have not yet seen readiness fail are served', async (t) => {
+  const service = await start(database.connectionString, undefined, { DRAIN_DELAY_MS: '1000' })
+  const { servedAfterStop, failures, readiness } = await trafficThroughStop(service, propagationMs)
+  t.equal(readiness, 503, 'readiness failed as soon as the stop began')
+  t.ok(servedAfterStop > 0, `${servedAfterStop} requests sent after it were served`)
+  t.same(failures, [], 'none failed')
+})
+
+t.test('without the drain delay the same callers fail', async (t) => {
+  const service = await start(database.connectionString, undefined, { DRAIN_DELAY_MS: '0' })
+  const { servedAfterStop, failures } = await trafficThroughStop(service, propagationMs)
+  t.comment(`${servedAfterStop} served after the stop began; first failure: ${failures[0]}`)
+  t.ok(failures.length > 0, `${failures.length} requests failed once the listener closed`)
 })

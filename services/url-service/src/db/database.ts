@@ -44,13 +44,15 @@ export interface DatabaseOptions {
   logger: Logger
   /** Pool gauges are registered here when given. */
   registry?: Registry
+  /** Backoff before each refresh after 28P01; tests pass [] to show the rotation failing without it. */
+  authRetryDelaysMs?: readonly number[]
 }
 
 const invalidPassword = '28P01'
 
 // Backoff before each refresh after a rejected password: about 1.5 s in
 // all, inside the gateway's 2 s budget for one call.
-const authRetryDelaysMs = [0, 200, 400, 800]
+const defaultAuthRetryDelaysMs = [0, 200, 400, 800] as const
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -65,7 +67,7 @@ function isInvalidPassword(error: unknown): boolean {
  * and picks up a rotated secret without a restart.
  */
 export async function createDatabase(options: DatabaseOptions): Promise<Database> {
-  const { source, logger } = options
+  const { source, logger, authRetryDelaysMs = defaultAuthRetryDelaysMs } = options
   const first: DbCredentials = await source.get()
   const pool = new pg.Pool({
     host: first.host,
@@ -188,6 +190,7 @@ export async function openDatabase(
     fetchSecret?: (secretId: string) => Promise<string>
     /** Pool size; DB_POOL_MAX by default (migrations need one). */
     max?: number
+    authRetryDelaysMs?: readonly number[]
   },
 ): Promise<Database> {
   const source = credentialSourceFromConfig(config, options)
@@ -213,5 +216,6 @@ export async function openDatabase(
     maxLifetimeSeconds: config.DB_POOL_MAX_LIFETIME_SECONDS,
     logger: options.logger,
     ...(options.registry ? { registry: options.registry } : {}),
+    ...(options.authRetryDelaysMs ? { authRetryDelaysMs: options.authRetryDelaysMs } : {}),
   })
 }

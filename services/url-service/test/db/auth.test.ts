@@ -43,7 +43,11 @@ const secretJson = (username: string, password: string, dbname: string) =>
   JSON.stringify({ engine: 'postgres', host, port: server.port, username, password, dbname })
 
 /** A pool whose secret is whatever `secret()` returns at each fetch, counting the fetches. */
-async function openWithSecret(name: string, secret: () => string) {
+async function openWithSecret(
+  name: string,
+  secret: () => string,
+  authRetryDelaysMs?: readonly number[],
+) {
   const fetched = { count: 0 }
   const config = loadConfig({
     DB_SECRET_ARN: `arn:aws:secretsmanager:eu-west-1:1:secret:${name}`,
@@ -56,8 +60,38 @@ async function openWithSecret(name: string, secret: () => string) {
       fetched.count++
       return secret()
     },
+    ...(authRetryDelaysMs ? { authRetryDelaysMs } : {}),
   })
   return { db, fetched }
+}
+
+/**
+ * Single-user rotation's window: the role takes the new password first and
+ * finishSecret moves the secret 500 ms later, as the rotation function's
+ * test step takes time. One query is made inside that window.
+ */
+async function queryInRotationWindow(
+  t: { teardown(fn: () => unknown): void },
+  role: string,
+  authRetryDelaysMs?: readonly number[],
+) {
+  await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD 'window-old'`)
+  t.teardown(() => admin.query(`DROP ROLE IF EXISTS ${role}`))
+  let secret = secretJson(role, 'window-old', 'postgres')
+  const { db, fetched } = await openWithSecret(role, () => secret, authRetryDelaysMs)
+  await admin.query(`ALTER ROLE ${role} PASSWORD 'window-new'`)
+  const finish = setTimeout(() => {
+    secret = secretJson(role, 'window-new', 'postgres')
+  }, 500)
+  t.teardown(() => clearTimeout(finish))
+  const started = Date.now()
+  const outcome = await db.query<{ user: string }>('SELECT current_user AS user').then(
+    ({ rows }) => ({ user: rows[0]?.user }),
+    (error: unknown) => ({ error }),
+  )
+  const elapsed = Date.now() - started
+  await db.close()
+  return { outcome, elapsed, fetches: fetched.count }
 }
 
 t.test(`the password ${special} works from DATABASE_URL (percent-encoded)`, async (t) => {
@@ -123,24 +157,26 @@ t.test(
 t.test(
   "single-user rotation's window: the database has the new password before the secret does",
   async (t) => {
-    await admin.query(`CREATE ROLE win_user LOGIN PASSWORD 'window-old'`)
-    t.teardown(() => admin.query('DROP ROLE IF EXISTS win_user'))
-    let secret = secretJson('win_user', 'window-old', 'postgres')
-    const { db, fetched } = await openWithSecret('window', () => secret)
-    // Rotation's setSecret: the role changes first; finishSecret moves the
-    // secret 500 ms later, as the rotation function's test step takes time.
-    await admin.query(`ALTER ROLE win_user PASSWORD 'window-new'`)
-    const finish = setTimeout(() => {
-      secret = secretJson('win_user', 'window-new', 'postgres')
-    }, 500)
-    t.teardown(() => clearTimeout(finish))
-    const started = Date.now()
-    const { rows } = await db.query<{ user: string }>('SELECT current_user AS user')
-    const elapsed = Date.now() - started
-    await db.close()
-    t.equal(rows[0]?.user, 'win_user', 'the query succeeded once the secret caught up')
+    const { outcome, elapsed, fetches } = await queryInRotationWindow(t, 'win_user')
+    t.same(outcome, { user: 'win_user' }, 'the query succeeded once the secret caught up')
     t.ok(elapsed >= 450, `it waited for the secret (${elapsed} ms)`)
-    t.ok(fetched.count >= 3, `fetched again while backing off (${fetched.count} fetches)`)
+    t.ok(fetches >= 3, `fetched again while backing off (${fetches} fetches)`)
+  },
+)
+
+t.test(
+  'the same window without the retry, or with a retry but no backoff: the query fails',
+  async (t) => {
+    const weakened = { 'no retry': [], 'one immediate retry': [0] } as const
+    for (const [name, authRetryDelaysMs] of Object.entries(weakened)) {
+      const role = `win_${name.replaceAll(' ', '_')}`
+      const { outcome } = await queryInRotationWindow(t, role, authRetryDelaysMs)
+      t.match(
+        outcome,
+        { error: { code: '28P01' } },
+        `${name}: the rejected password reaches the caller`,
+      )
+    }
   },
 )
 
