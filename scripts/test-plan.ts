@@ -103,7 +103,7 @@ export const SUITES: readonly Suite[] = [
     name: 'the browser test',
     pkg: '@zt/frontend',
     files: ['test/browser.test.ts'],
-    command: 'pnpm --filter @zt/frontend test test/browser.test.ts',
+    command: 'pnpm --filter @zt/frontend exec tap test/browser.test.ts',
     needs: ['chromium'],
   },
   {
@@ -111,7 +111,7 @@ export const SUITES: readonly Suite[] = [
     name: 'the compose and Dockerfile checks',
     pkg: '@zt/e2e',
     files: ['test/containers.test.ts'],
-    command: 'pnpm --filter @zt/e2e test test/containers.test.ts',
+    command: 'pnpm --filter @zt/e2e exec tap test/containers.test.ts',
     // `docker-compose config`, and compose/postgres/init-app-login.sh runs psql.
     needs: ['docker-compose', 'psql'],
   },
@@ -120,7 +120,7 @@ export const SUITES: readonly Suite[] = [
     name: "url-service's database TLS test",
     pkg: '@zt/url-service',
     files: ['test/db/tls.test.ts'],
-    command: 'pnpm --filter @zt/url-service test test/db/tls.test.ts',
+    command: 'pnpm --filter @zt/url-service exec tap test/db/tls.test.ts',
     // It makes the server's key and certificate with the openssl CLI.
     needs: ['openssl'],
   },

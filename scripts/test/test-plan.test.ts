@@ -63,7 +63,7 @@ t.test('Node and pnpm only: every tool-bound suite is skipped, by name', async (
   const lines = p.skipped.map((s) => skipLine(s))
   t.equal(
     lines[0],
-    'skipped: the browser test (@zt/frontend) needs Chromium; install it (apt-get install chromium, or point CHROMIUM_PATH at a Chromium or Chrome binary) to run it: pnpm --filter @zt/frontend test test/browser.test.ts',
+    'skipped: the browser test (@zt/frontend) needs Chromium; install it (apt-get install chromium, or point CHROMIUM_PATH at a Chromium or Chrome binary) to run it: pnpm --filter @zt/frontend exec tap test/browser.test.ts',
   )
   t.match(
     lines[1],
