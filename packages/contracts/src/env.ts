@@ -85,5 +85,12 @@ export const runtimeEnvNames = [
   'AWS_SECRET_ACCESS_KEY',
   'AWS_EC2_METADATA_DISABLED',
   'NODE_ENV',
+  // Read by the OpenTelemetry SDK (service-kit's instrument module).
+  'OTEL_SDK_DISABLED',
+  'OTEL_SERVICE_NAME',
+  'OTEL_EXPORTER_OTLP_ENDPOINT',
+  'OTEL_EXPORTER_OTLP_PROTOCOL',
+  'OTEL_BSP_SCHEDULE_DELAY',
+  'OTEL_TRACES_SAMPLER_ARG',
 ] as const
 export type RuntimeEnv = EnvOf<typeof runtimeEnvNames>

@@ -13,3 +13,10 @@ export {
   problemFrameworkErrors,
   sendProblem,
 } from './problem.js'
+export {
+  activeSpanContext,
+  installTraceResponse,
+  recordSpiffeIds,
+  type SpiffeIds,
+  withSpiffeIds,
+} from './trace-context.js'

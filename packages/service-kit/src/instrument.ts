@@ -1,0 +1,17 @@
+/**
+ * Tracing, loaded before the service with `node --import
+ * @zt/service-kit/instrument dist/server.js`: pg and the AWS SDK are patched
+ * as they load, so this must run before the app's first import.
+ *
+ * Off unless an OTLP endpoint is set and OTEL_SDK_DISABLED is not "true":
+ * then not one OpenTelemetry module is loaded, so tracing off costs nothing.
+ */
+import { register } from 'node:module'
+
+const endpoint =
+  process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT
+if (process.env.OTEL_SDK_DISABLED !== 'true' && endpoint) {
+  register('@opentelemetry/instrumentation/hook.mjs', import.meta.url)
+  const { startTracing } = await import('./tracing.js')
+  startTracing()
+}

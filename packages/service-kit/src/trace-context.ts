@@ -1,0 +1,67 @@
+import {
+  context,
+  createContextKey,
+  isSpanContextValid,
+  type Span,
+  type SpanContext,
+  trace,
+} from '@opentelemetry/api'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+
+/** The current span's context, when tracing is on and this request is traced. */
+export function activeSpanContext(): SpanContext | undefined {
+  const spanContext = trace.getActiveSpan()?.spanContext()
+  return spanContext && isSpanContextValid(spanContext) ? spanContext : undefined
+}
+
+/**
+ * The request's own server span. The active span inside a hook is that
+ * hook's span (@fastify/otel records each hook), so it is asked for by name.
+ */
+export function requestSpan(request: FastifyRequest): Span | undefined {
+  const otel = (request as { opentelemetry?: () => { span?: Span | null } }).opentelemetry?.()
+  return otel?.span ?? undefined
+}
+
+/**
+ * W3C Trace Context level 2 `traceresponse` on every response that was
+ * traced, so a user can quote the trace id of a request that went wrong.
+ * Without tracing there is no span to name, and no header.
+ */
+export function installTraceResponse(app: FastifyInstance): void {
+  app.addHook('onSend', async (request, reply) => {
+    const span = requestSpan(request)?.spanContext()
+    if (span && isSpanContextValid(span)) {
+      const flags = span.traceFlags.toString(16).padStart(2, '0')
+      reply.header('traceresponse', `00-${span.traceId}-${span.spanId}-${flags}`)
+    }
+  })
+}
+
+/** Both ends of an mTLS hop, as SPIFFE IDs. */
+export interface SpiffeIds {
+  /** This workload's own ID. */
+  local: string
+  /** The peer the handshake verified (or, on a client, will verify). */
+  peer: string
+}
+
+export function spiffeAttributes(ids: SpiffeIds): Record<string, string> {
+  return { 'spiffe.id': ids.local, 'spiffe.peer.id': ids.peer }
+}
+
+/** On a server: the ids on the span of the request being served. */
+export function recordSpiffeIds(request: FastifyRequest, ids: SpiffeIds): void {
+  requestSpan(request)?.setAttributes(spiffeAttributes(ids))
+}
+
+// A Symbol.for key, so every copy of this module reads the same value.
+export const spiffeIdsKey = createContextKey('zt.spiffe.ids')
+
+/**
+ * On a client: runs `call` so the HTTP client span it starts (undici's,
+ * created inside the call) carries the ids.
+ */
+export function withSpiffeIds<T>(ids: SpiffeIds, call: () => T): T {
+  return context.with(context.active().setValue(spiffeIdsKey, ids), call)
+}
