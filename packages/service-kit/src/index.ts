@@ -15,6 +15,7 @@ export {
 } from './problem.js'
 export {
   activeSpanContext,
+  flushTraces,
   installTraceResponse,
   recordSpiffeIds,
   type SpiffeIds,

@@ -4,7 +4,8 @@
  * as they load, so this must run before the app's first import.
  *
  * Off unless an OTLP endpoint is set and OTEL_SDK_DISABLED is not "true":
- * then not one OpenTelemetry module is loaded, so tracing off costs nothing.
+ * then neither the SDK nor a module hook is loaded, and the API the services
+ * call is its no-op, so tracing off costs next to nothing.
  */
 import { register } from 'node:module'
 

@@ -38,6 +38,14 @@ export function installTraceResponse(app: FastifyInstance): void {
   })
 }
 
+/** Exports the spans still batched (none without tracing); never throws. */
+export async function flushTraces(): Promise<void> {
+  // The global provider is a proxy; the SDK's provider, when set, is its delegate.
+  const proxy = trace.getTracerProvider() as { getDelegate?: () => object }
+  const provider = proxy.getDelegate?.() as { forceFlush?: () => Promise<void> } | undefined
+  await provider?.forceFlush?.().catch(() => undefined)
+}
+
 /** Both ends of an mTLS hop, as SPIFFE IDs. */
 export interface SpiffeIds {
   /** This workload's own ID. */
