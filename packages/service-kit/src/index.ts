@@ -15,7 +15,9 @@ export {
 } from './problem.js'
 export {
   activeSpanContext,
+  currentTraceparent,
   flushTraces,
+  inLinkedSpan,
   installTraceResponse,
   recordSpiffeIds,
   type SpiffeIds,

@@ -2,8 +2,11 @@ import {
   context,
   createContextKey,
   isSpanContextValid,
+  type Link,
   type Span,
   type SpanContext,
+  SpanKind,
+  SpanStatusCode,
   trace,
 } from '@opentelemetry/api'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
@@ -72,4 +75,47 @@ export const spiffeIdsKey = createContextKey('zt.spiffe.ids')
  */
 export function withSpiffeIds<T>(ids: SpiffeIds, call: () => T): T {
   return context.with(context.active().setValue(spiffeIdsKey, ids), call)
+}
+
+const traceparentPattern = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/
+
+/**
+ * The current span as a W3C traceparent, when it is sampled: what a message
+ * carries so that its consumer can link back to the request that caused it.
+ */
+export function currentTraceparent(): string | undefined {
+  const span = activeSpanContext()
+  if (!span || (span.traceFlags & 1) === 0) return undefined
+  return `00-${span.traceId}-${span.spanId}-01`
+}
+
+/**
+ * Runs `work` in a consumer span that links to the requests behind what it
+ * processes: work that merges many requests belongs to none of their traces.
+ */
+export function inLinkedSpan<T>(
+  name: string,
+  traceparents: readonly string[],
+  work: () => Promise<T>,
+): Promise<T> {
+  const links: Link[] = traceparents.flatMap((value) => {
+    const match = traceparentPattern.exec(value)
+    if (!match) return []
+    const [, traceId = '', spanId = '', flags = '00'] = match
+    return [
+      { context: { traceId, spanId, traceFlags: Number.parseInt(flags, 16), isRemote: true } },
+    ]
+  })
+  return trace
+    .getTracer('@zt/service-kit')
+    .startActiveSpan(name, { kind: SpanKind.CONSUMER, links }, async (span) => {
+      try {
+        return await work()
+      } catch (error) {
+        span.setStatus({ code: SpanStatusCode.ERROR })
+        throw error
+      } finally {
+        span.end()
+      }
+    })
 }

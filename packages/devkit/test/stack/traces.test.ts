@@ -12,11 +12,18 @@ t.setTimeout(180_000)
 const root = resolve(import.meta.dirname, '../../../..')
 const traceresponse = /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/
 
-async function spansOf(file: string, traceId: string, until: (spans: ExportedSpan[]) => boolean) {
+/** The spans of one trace (or all, without an id) once `until` holds or 20 s passed. */
+async function spansOf(
+  file: string,
+  traceId: string | undefined,
+  until: (spans: ExportedSpan[]) => boolean,
+) {
   const deadline = Date.now() + 20_000
   for (;;) {
     const text = await readFile(file, 'utf8').catch(() => '')
-    const spans = parseOtlpLines(text).filter((span) => span.traceId === traceId)
+    const spans = parseOtlpLines(text).filter(
+      (span) => traceId === undefined || span.traceId === traceId,
+    )
     if (until(spans) || Date.now() > deadline) return spans
     await new Promise((r) => setTimeout(r, 250))
   }
@@ -59,12 +66,9 @@ t.test(
     const spans = await spansOf(
       stack.tracesFile,
       traceId as string,
-      (s) =>
-        services.every(
-          (name) =>
-            s.some((span) => span.service === name && span.name.startsWith('pg')) ||
-            s.some((span) => span.service === name),
-        ) && s.some((span) => span.name.startsWith('pg')),
+      (all) =>
+        services.every((name) => all.some((span) => span.service === name)) &&
+        all.some((span) => span.name.startsWith('pg')),
     )
     t.same(
       [...new Set(spans.map((span) => span.service))].sort(),
@@ -101,6 +105,37 @@ t.test(
           span.attributes['spiffe.peer.id'] === gateway,
       ),
       "url-service's server span names both ends of the mTLS hop",
+    )
+
+    // The click reaches the worker through the outbox and SQS, merged with
+    // others: its processing span is in a trace of its own, linked to ours.
+    const worker = await spansOf(stack.tracesFile, undefined, (all) =>
+      all.some((span) => span.links.some((link) => link.traceId === traceId)),
+    )
+    t.ok(
+      worker.some(
+        (span) =>
+          span.service === 'worker' &&
+          span.name === 'process url events' &&
+          span.links.some((link) => link.traceId === traceId),
+      ),
+      "the worker's processing span links to the redirect's trace",
+    )
+
+    // The gateway's own public answers name their trace too.
+    const direct = await fetch(`${stack.apiGatewayUrl}/r/${code}`, { redirect: 'manual' })
+    t.equal(direct.status, 302)
+    const [, gatewayTrace, gatewaySpan] =
+      traceresponse.exec(direct.headers.get('traceresponse') ?? '') ?? []
+    const gatewaySpans = await spansOf(stack.tracesFile, gatewayTrace as string, (all) =>
+      all.some((span) => span.spanId === gatewaySpan),
+    )
+    t.ok(
+      gatewaySpans.some(
+        (span) =>
+          span.service === 'api-gateway' && span.spanId === gatewaySpan && span.parentSpanId === '',
+      ),
+      "the gateway's traceresponse names its exported server span",
     )
 
     // A query string must not reach any span, whatever it carries.
