@@ -25,7 +25,14 @@ export async function startOtlpReceiver(options: {
         response.writeHead(request.url === '/v1/traces' ? 415 : 404).end()
         return
       }
-      const line = JSON.stringify(JSON.parse(Buffer.concat(chunks).toString('utf8')))
+      let line: string
+      try {
+        // Re-serialised: one export, one line, whatever the sender's layout.
+        line = JSON.stringify(JSON.parse(Buffer.concat(chunks).toString('utf8')))
+      } catch {
+        response.writeHead(400).end()
+        return
+      }
       appendFile(options.file, `${line}\n`).then(
         () => response.writeHead(200, { 'content-type': 'application/json' }).end('{}'),
         () => response.writeHead(500).end(),
