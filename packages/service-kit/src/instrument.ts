@@ -11,7 +11,10 @@ import { register } from 'node:module'
 
 const endpoint =
   process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT
-if (process.env.OTEL_SDK_DISABLED !== 'true' && endpoint) {
+// The images set this module in NODE_OPTIONS, which also reaches their
+// `node -e` health checks: only a script (a service, the worker) is traced.
+const script = process.argv[1] !== undefined
+if (process.env.OTEL_SDK_DISABLED !== 'true' && endpoint && script) {
   register('@opentelemetry/instrumentation/hook.mjs', import.meta.url)
   const { startTracing } = await import('./tracing.js')
   startTracing()

@@ -98,3 +98,25 @@ t.test('without an endpoint, tracing is off', async (t) => {
   t.equal(seen.provider, 'NoopTracerProvider')
   t.equal(seen.traceresponse, null)
 })
+
+t.test('a `node -e` health check in a traced container starts nothing', async (t) => {
+  const otlp = await receiver(t)
+  const child = spawn(
+    process.execPath,
+    [
+      '--conditions=zt-source',
+      '--import=tsx',
+      '--import=./src/instrument.ts',
+      '-e',
+      "process.stdout.write(String(globalThis[Symbol.for('opentelemetry.js.api.1')]?.trace !== undefined))",
+    ],
+    {
+      cwd: join(import.meta.dirname, '..'),
+      env: { PATH: process.env.PATH ?? '', OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url },
+    },
+  )
+  let out = ''
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk))
+  t.equal(await new Promise((resolve) => child.on('exit', resolve)), 0)
+  t.equal(out, 'false', 'no tracer provider was registered')
+})
