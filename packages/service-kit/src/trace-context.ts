@@ -28,15 +28,15 @@ export function requestSpan(request: FastifyRequest): Span | undefined {
 
 /**
  * W3C Trace Context level 2 `traceresponse` on every response that was
- * traced, so a user can quote the trace id of a request that went wrong.
- * Without tracing there is no span to name, and no header.
+ * recorded, so a user can quote the trace id of a request that went wrong.
+ * Without tracing, or for a request the sampler left out, there is no trace
+ * to find, and no header.
  */
 export function installTraceResponse(app: FastifyInstance): void {
   app.addHook('onSend', async (request, reply) => {
     const span = requestSpan(request)?.spanContext()
-    if (span && isSpanContextValid(span)) {
-      const flags = span.traceFlags.toString(16).padStart(2, '0')
-      reply.header('traceresponse', `00-${span.traceId}-${span.spanId}-${flags}`)
+    if (span && isSpanContextValid(span) && (span.traceFlags & 1) === 1) {
+      reply.header('traceresponse', `00-${span.traceId}-${span.spanId}-01`)
     }
   })
 }

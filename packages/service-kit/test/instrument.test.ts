@@ -93,6 +93,17 @@ t.test('OTEL_SDK_DISABLED=true starts nothing, even with an endpoint', async (t)
   t.same(otlp.exports, [], 'nothing was exported')
 })
 
+t.test('OTEL_TRACES_SAMPLER=always_off keeps the SDK but samples nothing', async (t) => {
+  const otlp = await receiver(t)
+  const seen = await runApp({
+    OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
+    OTEL_TRACES_SAMPLER: 'always_off',
+  })
+  t.not(seen.provider, 'NoopTracerProvider')
+  t.equal(seen.traceresponse, null, 'an unsampled request names no trace')
+  t.same(otlp.exports, [], 'nothing was exported')
+})
+
 t.test('without an endpoint, tracing is off', async (t) => {
   const seen = await runApp({})
   t.equal(seen.provider, 'NoopTracerProvider')

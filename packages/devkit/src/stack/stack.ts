@@ -81,7 +81,11 @@ export interface StackOptions {
   svidTtlSeconds?: number
   rotateEverySeconds?: number
   logLevel?: string
-  /** Set false to run without tracing (no receiver, no OTEL_* variables). */
+  /**
+   * Spans from every process to a local OTLP receiver, appended to
+   * `traces.jsonl` in stateDir (`pnpm dev` turns it on). Off by default, so
+   * the suites and benchmarks run as before.
+   */
   tracing?: boolean
   /** Extra environment per process, e.g. shorter timeouts in tests. */
   env?: Partial<ServiceEnvs>
@@ -123,7 +127,7 @@ export interface Stack {
   readonly secretsManager: LocalSecretsManager
   readonly queueUrl: string
   readonly svidDir: string
-  /** Where the receiver appends each OTLP export, one JSON line each (with tracing). */
+  /** Where the receiver appends each OTLP export, one JSON line each (with `tracing`). */
   readonly tracesFile: string
   readonly trustDomain: string
   readonly processes: Record<ServiceName, ManagedProcess>
@@ -271,7 +275,7 @@ async function startInfrastructure(
 ): Promise<Infrastructure> {
   const { ports, output } = options
   const dataDir = join(options.stateDir, 'postgres')
-  if (options.tracing !== false) {
+  if (options.tracing === true) {
     const receiver = await startOtlpReceiver({ port: ports.otlp, file: tracesFileIn(options) })
     cleanup.push(() => receiver.close())
     output('dev', `OTLP receiver on ${receiver.url}, appending to ${tracesFileIn(options)}`)
@@ -345,7 +349,7 @@ function serviceEnvs(
     HOST: '127.0.0.1',
     NODE_ENV: 'development',
     TRUST_DOMAIN: trustDomain,
-    ...(options.tracing === false
+    ...(options.tracing !== true
       ? {}
       : {
           OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${ports.otlp}`,

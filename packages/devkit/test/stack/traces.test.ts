@@ -39,6 +39,7 @@ t.test(
       root,
       stateDir,
       ports: await randomPorts(),
+      tracing: true,
       env: { frontend: { OTEL_BSP_SCHEDULE_DELAY: '100' } },
       output: () => undefined,
     })
