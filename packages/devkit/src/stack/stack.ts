@@ -376,7 +376,7 @@ function serviceEnvs(
   const extra = options.env ?? {}
   return {
     'dev-ca': { ...common, ...extra['dev-ca'] },
-    migrate: { ...common, ...database },
+    migrate: { ...common, ...database, OTEL_SERVICE_NAME: 'migrate' },
     'url-service': {
       ...common,
       ...database,
