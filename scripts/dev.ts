@@ -72,6 +72,7 @@ try {
     ports,
     svidTtlSeconds: Number(process.env.ZT_DEV_SVID_TTL_SECONDS ?? 120),
     rotateEverySeconds: Number(process.env.ZT_DEV_ROTATE_SECONDS ?? 60),
+    tracing: true,
     output,
   })
 } catch (error) {
@@ -103,6 +104,10 @@ output(
 output(
   'dev',
   `  worker       ops :${p.workerOps}; PostgreSQL 127.0.0.1:${p.postgres}; SQS emulator 127.0.0.1:${p.sqs}`,
+)
+output(
+  'dev',
+  `  traces       OTLP on 127.0.0.1:${p.otlp}, kept in ${stack.tracesFile}; \`pnpm traces\` prints the latest`,
 )
 output(
   'dev',

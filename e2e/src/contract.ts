@@ -9,6 +9,7 @@ import {
   apiGatewayEnvNames,
   frontendEnvNames,
   runtimeEnvNames,
+  tracingEnvNames,
   urlServiceEnvNames,
   urlServiceServerEnvNames,
   workerEnvNames,
@@ -34,19 +35,19 @@ export const AWS_SDK = [
 export const CONTRACT: Readonly<Record<string, ServiceContract>> = {
   frontend: {
     required: ['PORT', 'OPS_PORT', 'API_GATEWAY_URL'],
-    optional: frontendEnvNames,
+    optional: [...frontendEnvNames, ...tracingEnvNames],
     exactlyOne: [],
     opsPort: '9080',
   },
   'api-gateway': {
     required: ['PORT', 'OPS_PORT', 'TRUST_DOMAIN', 'URL_SERVICE_URL', 'PUBLIC_BASE_URL'],
-    optional: apiGatewayEnvNames,
+    optional: [...apiGatewayEnvNames, ...tracingEnvNames],
     exactlyOne: [['SPIFFE_ENDPOINT_SOCKET', 'SPIFFE_SVID_DIR']],
     opsPort: '9000',
   },
   'url-service': {
     required: ['PORT', 'OPS_PORT', 'TRUST_DOMAIN', 'AWS_REGION', 'EVENTS_QUEUE_URL'],
-    optional: [...urlServiceServerEnvNames, ...AWS_SDK],
+    optional: [...urlServiceServerEnvNames, ...AWS_SDK, ...tracingEnvNames],
     exactlyOne: [
       ['SPIFFE_ENDPOINT_SOCKET', 'SPIFFE_SVID_DIR'],
       ['DB_SECRET_ARN', 'DATABASE_URL'],
@@ -55,7 +56,7 @@ export const CONTRACT: Readonly<Record<string, ServiceContract>> = {
   },
   worker: {
     required: ['OPS_PORT', 'AWS_REGION', 'EVENTS_QUEUE_URL'],
-    optional: [...workerEnvNames, ...AWS_SDK],
+    optional: [...workerEnvNames, ...AWS_SDK, ...tracingEnvNames],
     exactlyOne: [['DB_SECRET_ARN', 'DATABASE_URL']],
     opsPort: '9444',
   },

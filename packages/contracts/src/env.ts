@@ -74,6 +74,22 @@ export const frontendEnvNames = [...serving, 'API_GATEWAY_URL', 'TRUSTED_PROXIES
 export type FrontendEnv = EnvOf<typeof frontendEnvNames>
 
 /**
+ * Read by OpenTelemetry in every service (service-kit's instrument module),
+ * not by a config schema: the standard names, so any collector setup works.
+ */
+export const tracingEnvNames = [
+  'OTEL_SDK_DISABLED',
+  'OTEL_SERVICE_NAME',
+  'OTEL_RESOURCE_ATTRIBUTES',
+  'OTEL_EXPORTER_OTLP_ENDPOINT',
+  'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+  'OTEL_EXPORTER_OTLP_PROTOCOL',
+  'OTEL_BSP_SCHEDULE_DELAY',
+  'OTEL_TRACES_SAMPLER',
+  'OTEL_TRACES_SAMPLER_ARG',
+] as const
+
+/**
  * Read by the AWS SDK and Node, not by a config schema: where the emulators
  * are, the SDK's local-only credentials, the runtime mode.
  */
@@ -85,5 +101,6 @@ export const runtimeEnvNames = [
   'AWS_SECRET_ACCESS_KEY',
   'AWS_EC2_METADATA_DISABLED',
   'NODE_ENV',
+  ...tracingEnvNames,
 ] as const
 export type RuntimeEnv = EnvOf<typeof runtimeEnvNames>

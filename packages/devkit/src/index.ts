@@ -14,6 +14,8 @@ export {
   type LocalstackStandin,
   startLocalstackStandin,
 } from './localstack/server.js'
+export { type ExportedSpan, parseOtlpLines } from './otlp-json.js'
+export { type OtlpReceiver, startOtlpReceiver } from './otlp-receiver.js'
 export {
   canConnect,
   createTestDatabase,
@@ -58,4 +60,5 @@ export {
   startStack,
 } from './stack/stack.js'
 export { isPortFree, waitForOk } from './stack/wait.js'
+export { formatTraces } from './trace-tree.js'
 export { readZipEntry } from './zip.js'

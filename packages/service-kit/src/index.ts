@@ -13,3 +13,13 @@ export {
   problemFrameworkErrors,
   sendProblem,
 } from './problem.js'
+export {
+  activeSpanContext,
+  currentTraceparent,
+  flushTraces,
+  inLinkedSpan,
+  installTraceResponse,
+  recordSpiffeIds,
+  type SpiffeIds,
+  withSpiffeIds,
+} from './trace-context.js'

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { OpsServer } from './ops.js'
+import { flushTraces } from './trace-context.js'
 
 export interface Listener {
   app: FastifyInstance
@@ -79,6 +80,8 @@ export async function runService(options: RunOptions): Promise<() => Promise<voi
       await Promise.all(options.listeners.map(closeListener))
       await options.onShutdown?.()
       await options.ops.app.close()
+      // Spans wait in a batch; the last requests' would die with the process.
+      await flushTraces()
       clearTimeout(deadline)
       log.info('stopped')
     })()

@@ -6,6 +6,7 @@ import {
   installHttpMetrics,
   installJsonBodyParser,
   installProblemHandlers,
+  installTraceResponse,
 } from '@zt/service-kit'
 import Fastify, { type FastifyInstance } from 'fastify'
 import {
@@ -47,6 +48,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.setSerializerCompiler(serializerCompiler)
   installProblemHandlers(app)
   installHttpMetrics(app, options.registry)
+  installTraceResponse(app)
   // JSON only: any other body type is answered 415 before a handler runs,
   // and a body that is not UTF-8 400 (never decoded with U+FFFD in the gaps).
   installJsonBodyParser(app)

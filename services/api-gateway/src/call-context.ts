@@ -1,3 +1,4 @@
+import { activeSpanContext } from '@zt/service-kit'
 import type { FastifyRequest } from 'fastify'
 import { traceparentFor } from './trace.js'
 import type { CallContext } from './url-service-client.js'
@@ -6,7 +7,9 @@ import type { CallContext } from './url-service-client.js'
 export function callContext(request: FastifyRequest): CallContext {
   return {
     requestId: request.id,
-    traceparent: traceparentFor(request.headers.traceparent),
+    // Traced, the undici instrumentation sends this span's own context.
+    traceparent:
+      activeSpanContext() === undefined ? traceparentFor(request.headers.traceparent) : undefined,
     log: request.log,
   }
 }

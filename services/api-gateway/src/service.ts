@@ -50,6 +50,8 @@ export async function startApiGateway(
     dispatcher,
     timeoutMs: config.UPSTREAM_TIMEOUT_MS,
     registry,
+    // The peer is the one ID the dispatcher's authorizer accepts.
+    spiffe: { local: source.svid().id.toString(), peer: config.URL_SERVICE_ID.toString() },
   })
   const app = await buildApp({ config, urlService, registry })
   const ops = buildOpsServer({

@@ -10,6 +10,7 @@ import {
   UrlPage,
   UrlRecord,
 } from '@zt/contracts'
+import { type SpiffeIds, withSpiffeIds } from '@zt/service-kit'
 import type { FastifyBaseLogger } from 'fastify'
 import { Histogram, type Registry } from 'prom-client'
 import type { Dispatcher } from 'undici'
@@ -20,7 +21,8 @@ import { type Answer, badGateway, interpret, unavailable } from './url-service-a
 /** What every call carries so one request can be followed across services. */
 export interface CallContext {
   requestId: string
-  traceparent: string
+  /** Sent by hand only when tracing is off; otherwise the instrumentation propagates. */
+  traceparent: string | undefined
   log: FastifyBaseLogger
 }
 
@@ -48,6 +50,8 @@ export interface HttpUrlServiceClientOptions {
   /** Extra attempts for idempotent reads. */
   retries?: number
   registry?: Registry
+  /** Both ends of the mTLS hop, recorded on each call's client span. */
+  spiffe?: SpiffeIds
 }
 
 interface Call {
@@ -80,8 +84,8 @@ export function createHttpUrlServiceClient(options: HttpUrlServiceClientOptions)
     const headers: Record<string, string> = {
       accept: 'application/json',
       'x-request-id': trace.requestId,
-      traceparent: trace.traceparent,
     }
+    if (trace.traceparent !== undefined) headers.traceparent = trace.traceparent
     if (call.body !== undefined) headers['content-type'] = 'application/json'
     // A timer cleared when the answer is in, not AbortSignal.timeout: that one
     // stays armed for the whole budget after every call, and when it fires
@@ -92,14 +96,16 @@ export function createHttpUrlServiceClient(options: HttpUrlServiceClientOptions)
       timeoutMs,
     )
     try {
-      const response = await options.dispatcher.request({
-        origin,
-        path: call.path,
-        method: call.method,
-        headers,
-        body: call.body === undefined ? undefined : JSON.stringify(call.body),
-        signal: deadline.signal,
-      })
+      const request = () =>
+        options.dispatcher.request({
+          origin,
+          path: call.path,
+          method: call.method,
+          headers,
+          body: call.body === undefined ? undefined : JSON.stringify(call.body),
+          signal: deadline.signal,
+        })
+      const response = await (options.spiffe ? withSpiffeIds(options.spiffe, request) : request())
       const retryAfter = response.headers['retry-after']
       return {
         status: response.statusCode,

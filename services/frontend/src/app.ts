@@ -1,5 +1,10 @@
 import fastifyStatic from '@fastify/static'
-import { fastifyBaseOptions, installHttpMetrics, installProblemHandlers } from '@zt/service-kit'
+import {
+  fastifyBaseOptions,
+  installHttpMetrics,
+  installProblemHandlers,
+  installTraceResponse,
+} from '@zt/service-kit'
 import Fastify, { type FastifyInstance } from 'fastify'
 import helmet from 'helmet'
 import type { Registry } from 'prom-client'
@@ -47,6 +52,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   })
   installProblemHandlers(app)
   installHttpMetrics(app, options.registry)
+  installTraceResponse(app)
 
   // Built once: @fastify/helmet rebuilt this middleware (parsing every CSP
   // directive) on each request, a tenth of a relayed request's CPU.

@@ -1,4 +1,4 @@
-import { HttpProblem } from '@zt/service-kit'
+import { activeSpanContext, HttpProblem } from '@zt/service-kit'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { Pool, request } from 'undici'
 
@@ -71,7 +71,11 @@ export const gatewayProxy: FastifyPluginAsync<GatewayProxyOptions> = async (app,
       // this service determined it, replacing whatever the client claimed.
       'x-forwarded-for': incoming.ip,
     }
+    // When this request is traced, undici's instrumentation sends this
+    // span's context instead; the caller's would be a second traceparent.
+    const traced = activeSpanContext() !== undefined
     for (const name of forwardedRequestHeaders) {
+      if (traced && (name === 'traceparent' || name === 'tracestate')) continue
       const value = incoming.headers[name]
       if (typeof value === 'string') headers[name] = value
     }

@@ -5,6 +5,7 @@ import {
   installHttpMetrics,
   installJsonBodyParser,
   installProblemHandlers,
+  recordSpiffeIds,
 } from '@zt/service-kit'
 import { authorizeMemberOf, createMtlsServerOptions, installSpiffe } from '@zt/spiffe'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
@@ -61,6 +62,13 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       source: deps.mtls.source,
       authorizer: callers.gateway,
       connectionAuthorizer: authorizeMemberOf(deps.mtls.trustDomain),
+    })
+    const { source } = deps.mtls
+    app.addHook('onRequest', async (request) => {
+      recordSpiffeIds(request, {
+        local: source.svid().id.toString(),
+        peer: request.spiffeId.toString(),
+      })
     })
   }
   app.register(urlRoutes, {

@@ -49,8 +49,9 @@ export class ManagedProcess {
     const child = spawn(
       process.execPath,
       [
-        ...(this.spec.nodeArgs ?? []),
+        // tsx first, so that a TypeScript module can be --import-ed after it.
         ...(this.spec.entry.endsWith('.ts') ? ['--conditions=zt-source', '--import=tsx'] : []),
+        ...(this.spec.nodeArgs ?? []),
         this.spec.entry,
         ...(this.spec.args ?? []),
       ],

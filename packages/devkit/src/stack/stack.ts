@@ -9,6 +9,7 @@ import type {
   WorkerEnv,
 } from '@zt/contracts'
 import pg from 'pg'
+import { startOtlpReceiver } from '../otlp-receiver.js'
 import { type EmbeddedServer, freePort, startEmbeddedPostgres } from '../postgres.js'
 import {
   generatePassword,
@@ -30,6 +31,7 @@ export interface StackPorts {
   postgres: number
   sqs: number
   secretsManager: number
+  otlp: number
 }
 
 /** The ports `pnpm dev` promises in the README. */
@@ -44,6 +46,7 @@ export const devPorts: StackPorts = {
   postgres: 5433,
   sqs: 9324,
   secretsManager: 9325,
+  otlp: 4318,
 }
 
 /** Kernel-chosen ports, so test suites can run beside a `pnpm dev`. */
@@ -78,6 +81,12 @@ export interface StackOptions {
   svidTtlSeconds?: number
   rotateEverySeconds?: number
   logLevel?: string
+  /**
+   * Spans from every process to a local OTLP receiver, appended to
+   * `traces.jsonl` in stateDir (`pnpm dev` turns it on). Off by default, so
+   * the suites and benchmarks run as before.
+   */
+  tracing?: boolean
   /** Extra environment per process, e.g. shorter timeouts in tests. */
   env?: Partial<ServiceEnvs>
   /** Extra Node flags per process, e.g. `--cpu-prof` in a benchmark. */
@@ -118,6 +127,8 @@ export interface Stack {
   readonly secretsManager: LocalSecretsManager
   readonly queueUrl: string
   readonly svidDir: string
+  /** Where the receiver appends each OTLP export, one JSON line each (with `tracing`). */
+  readonly tracesFile: string
   readonly trustDomain: string
   readonly processes: Record<ServiceName, ManagedProcess>
   /** The running emulator and database (replaced by startQueue / startPostgres). */
@@ -216,6 +227,10 @@ async function adoptDatabase(adminUrl: string, database: string, user: string): 
   }
 }
 
+function tracesFileIn(options: StackOptions): string {
+  return join(options.stateDir, 'traces.jsonl')
+}
+
 /** Refuses to start over a busy port or, for `compiled`, without a build. */
 async function preflight(options: StackOptions): Promise<void> {
   const taken = []
@@ -260,6 +275,11 @@ async function startInfrastructure(
 ): Promise<Infrastructure> {
   const { ports, output } = options
   const dataDir = join(options.stateDir, 'postgres')
+  if (options.tracing === true) {
+    const receiver = await startOtlpReceiver({ port: ports.otlp, file: tracesFileIn(options) })
+    cleanup.push(() => receiver.close())
+    output('dev', `OTLP receiver on ${receiver.url}, appending to ${tracesFileIn(options)}`)
+  }
   const bootPostgres = () => startEmbeddedPostgres({ dataDir, port: ports.postgres })
   let postgres: EmbeddedServer | undefined = await bootPostgres()
   cleanup.push(async () => postgres?.stop())
@@ -329,6 +349,14 @@ function serviceEnvs(
     HOST: '127.0.0.1',
     NODE_ENV: 'development',
     TRUST_DOMAIN: trustDomain,
+    ...(options.tracing !== true
+      ? {}
+      : {
+          OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${ports.otlp}`,
+          OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+          // A second, not five: a trace shows up while the request is fresh.
+          OTEL_BSP_SCHEDULE_DELAY: '1000',
+        }),
   }
   const aws = {
     AWS_REGION: 'us-east-1',
@@ -348,7 +376,7 @@ function serviceEnvs(
   const extra = options.env ?? {}
   return {
     'dev-ca': { ...common, ...extra['dev-ca'] },
-    migrate: { ...common, ...database },
+    migrate: { ...common, ...database, OTEL_SERVICE_NAME: 'migrate' },
     'url-service': {
       ...common,
       ...database,
@@ -356,6 +384,7 @@ function serviceEnvs(
       OPS_PORT: String(ports.urlServiceOps),
       SPIFFE_SVID_DIR: join(svidDir, 'url-service'),
       EVENTS_QUEUE_URL: infra.queueUrl,
+      OTEL_SERVICE_NAME: 'url-service',
       ...extra['url-service'],
     },
     worker: {
@@ -363,6 +392,7 @@ function serviceEnvs(
       ...database,
       OPS_PORT: String(ports.workerOps),
       EVENTS_QUEUE_URL: infra.queueUrl,
+      OTEL_SERVICE_NAME: 'worker',
       ...extra.worker,
     },
     'api-gateway': {
@@ -374,6 +404,7 @@ function serviceEnvs(
       PUBLIC_BASE_URL: `http://127.0.0.1:${ports.frontend}`,
       // The frontend proxies from loopback and forwards the browser's address.
       TRUSTED_PROXIES: '127.0.0.1',
+      OTEL_SERVICE_NAME: 'api-gateway',
       ...extra['api-gateway'],
     },
     frontend: {
@@ -381,6 +412,7 @@ function serviceEnvs(
       PORT: String(ports.frontend),
       OPS_PORT: String(ports.frontendOps),
       API_GATEWAY_URL: `http://127.0.0.1:${ports.apiGateway}`,
+      OTEL_SERVICE_NAME: 'frontend',
       ...extra.frontend,
     },
   }
@@ -405,7 +437,10 @@ function createProcesses(
       cwd: join(options.root, dir),
       entry: options.compiled ? entry.replace(/^src\/(.*)\.ts$/, 'dist/$1.js') : entry,
       ...(args ? { args } : {}),
-      ...(options.nodeArgs?.[name] ? { nodeArgs: options.nodeArgs[name] } : {}),
+      nodeArgs: [
+        ...(name === 'dev-ca' ? [] : ['--import=@zt/service-kit/instrument']),
+        ...(options.nodeArgs?.[name] ?? []),
+      ],
       env: processEnv,
       output: options.output,
     })
@@ -522,6 +557,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       secretsManager: infra.secretsManager,
       queueUrl: infra.queueUrl,
       svidDir,
+      tracesFile: tracesFileIn(options),
       trustDomain,
       processes,
       get sqs() {

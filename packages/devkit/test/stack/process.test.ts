@@ -18,8 +18,10 @@ t.test('nodeArgs reach node before the entry (e.g. --cpu-prof for a benchmark)',
   child.start()
   t.equal(await child.exited, 0)
   const argv = JSON.parse(lines.find((l) => l.startsWith('[')) ?? '[]') as string[]
-  t.equal(argv[0], '--max-old-space-size=64', 'the extra flag comes first')
   t.ok(argv.includes('--conditions=zt-source'), 'the usual flags stay')
+  // After tsx, so an extra --import may name a TypeScript module.
+  t.equal(argv.at(-1), '--max-old-space-size=64', 'the extra flag comes after them')
+  t.ok(argv.indexOf('--import=tsx') < argv.indexOf('--max-old-space-size=64'))
 })
 
 t.test('a compiled .js entry runs on plain node, as in the images', async (t) => {

@@ -37,6 +37,16 @@ export const clickBatchMaxVisits = 64
  */
 export const maxCodesPerEvent = 1024
 
+/**
+ * The requests behind an event, as W3C traceparents, so the worker's span can
+ * link to their traces; a few are enough to find the way back.
+ */
+export const maxTracesPerEvent = 8
+const traces = z
+  .array(z.string().regex(/^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/))
+  .max(maxTracesPerEvent)
+  .optional()
+
 export const ClickCount = z.object({
   code: Code,
   count: z.int().positive(),
@@ -49,6 +59,7 @@ export const UrlClicksEvent = z.object({
   version: z.literal(2),
   id: z.uuid(),
   type: z.literal('url.clicks'),
+  traces,
   clicks: z
     .array(ClickCount)
     .min(1)
@@ -69,8 +80,14 @@ export const UrlEvent = z.discriminatedUnion('type', [
 export type UrlEvent = z.infer<typeof UrlEvent>
 export type UrlEventType = UrlEvent['type']
 
-export function clicksEvent(clicks: ClickCount[]): UrlClicksEvent {
-  return { version: 2, id: randomUUID(), type: 'url.clicks', clicks }
+export function clicksEvent(clicks: ClickCount[], traces: string[] = []): UrlClicksEvent {
+  return {
+    version: 2,
+    id: randomUUID(),
+    type: 'url.clicks',
+    ...(traces.length > 0 ? { traces: traces.slice(0, maxTracesPerEvent) } : {}),
+    clicks,
+  }
 }
 
 export function createdEvent(input: { code: string; occurredAt?: Date }): UrlCreatedEvent {

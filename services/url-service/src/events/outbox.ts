@@ -1,6 +1,7 @@
+import { currentTraceparent } from '@zt/service-kit'
 import type { Queryable } from '../db/database.js'
 import type { VisitRecorder } from '../visits.js'
-import { type ClickCount, clickBatchMaxVisits, clicksEvent } from './event.js'
+import { type ClickCount, clickBatchMaxVisits, clicksEvent, maxTracesPerEvent } from './event.js'
 
 /**
  * The statement that writes a complete event to the transactional outbox:
@@ -25,11 +26,15 @@ export function outboxInsert(payloadParam: number, source?: string): string {
  * (never corrupt anything). Call it on a pool, outside a transaction: inside
  * one it would make that whole transaction's commit asynchronous.
  */
-export async function recordClicks(db: Queryable, clicks: ClickCount[]): Promise<void> {
+export async function recordClicks(
+  db: Queryable,
+  clicks: ClickCount[],
+  traces: string[] = [],
+): Promise<void> {
   await db.query(
     `WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true))
      INSERT INTO event_outbox (payload, sealed) SELECT $1::jsonb, false FROM relaxed`,
-    [JSON.stringify(clicksEvent(clicks))],
+    [JSON.stringify(clicksEvent(clicks, traces))],
   )
 }
 
@@ -56,6 +61,8 @@ export function outboxVisitRecorder(db: Queryable, options: ClickBatchOptions = 
   interface Batch {
     readonly counts: Map<string, { count: number; last: Date }>
     visits: number
+    /** The first redirects' trace contexts, for the worker to link to. */
+    readonly traces: string[]
     scheduled: boolean
     readonly committed: PromiseWithResolvers<void>
   }
@@ -70,7 +77,7 @@ export function outboxVisitRecorder(db: Queryable, options: ClickBatchOptions = 
       count: c.count,
       lastClickedAt: c.last.toISOString(),
     }))
-    recordClicks(db, clicks)
+    recordClicks(db, clicks, batch.traces)
       .then(batch.committed.resolve, batch.committed.reject)
       .finally(() => {
         inFlight -= 1
@@ -84,6 +91,7 @@ export function outboxVisitRecorder(db: Queryable, options: ClickBatchOptions = 
         next = {
           counts: new Map(),
           visits: 0,
+          traces: [],
           scheduled: false,
           committed: Promise.withResolvers(),
         }
@@ -96,6 +104,8 @@ export function outboxVisitRecorder(db: Queryable, options: ClickBatchOptions = 
         if (visit.at > seen.last) seen.last = visit.at
       }
       batch.visits += 1
+      const traceparent = batch.traces.length < maxTracesPerEvent ? currentTraceparent() : undefined
+      if (traceparent) batch.traces.push(traceparent)
       if (batch.visits >= maxVisits) write(batch)
       else if (inFlight === 0 && !batch.scheduled) {
         // The rest of this turn's requests join before it is written.

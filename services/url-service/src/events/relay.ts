@@ -12,7 +12,7 @@ import {
   type EventLog,
   Sleeper,
 } from './backoff.js'
-import { maxCodesPerEvent } from './event.js'
+import { maxCodesPerEvent, maxTracesPerEvent } from './event.js'
 import { createSqsClient } from './sqs.js'
 
 /** SendMessageBatch takes at most ten entries... */
@@ -120,10 +120,15 @@ export async function sealClicks(db: Queryable): Promise<{ merged: number; more:
          'code', code, 'count', n,
          'lastClickedAt', to_char(last_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
          order by code))
+       -- A few of the merged rows' trace contexts, for the worker's links.
+       || coalesce((select jsonb_build_object('traces', jsonb_agg(t))
+                    from (select t from merged, jsonb_array_elements_text(merged.payload->'traces') t
+                          limit $2) sample
+                    having count(*) > 0), '{}')
      from counts having count(*) > 0
      returning (select count(*) from merged)::int as merged,
                (select count(*) from claimed)::int as claimed`,
-    [maxCodesPerEvent],
+    [maxCodesPerEvent, maxTracesPerEvent],
   )
   const { merged = 0, claimed = 0 } = (rows[0] ?? {}) as { merged?: number; claimed?: number }
   // A claim at its limit may have left rows unclaimed, too.

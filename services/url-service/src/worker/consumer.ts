@@ -5,6 +5,7 @@ import {
   ReceiveMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs'
+import { inLinkedSpan } from '@zt/service-kit'
 import { Counter, Histogram, type Registry } from 'prom-client'
 import type { Queryable } from '../db/database.js'
 import {
@@ -223,9 +224,11 @@ async function handleBatch(consumer: Consumer, messages: readonly Message[]): Pr
   const inHand = valid.map((entry) => entry.message)
   const stopRenewing = keepInvisible(consumer, inHand)
   try {
-    const result = await applyEvents(
-      consumer.db,
-      valid.map((entry) => entry.event),
+    const events = valid.map((entry) => entry.event)
+    // One span for the batch, linked to the redirects its events count.
+    const traces = events.flatMap((event) => ('traces' in event ? (event.traces ?? []) : []))
+    const result = await inLinkedSpan('process url events', traces, () =>
+      applyEvents(consumer.db, events),
     )
     const now = Date.now()
     for (const event of result.applied) {

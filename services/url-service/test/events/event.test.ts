@@ -57,3 +57,15 @@ t.test('the schema accepts what either producer version writes and rejects the r
   t.notOk(withClicks(many), 'more codes than a merge can produce')
   t.ok(withClicks(many.slice(1)), 'as many as a merge can produce')
 })
+
+t.test('a url.clicks event carries at most eight well-formed trace contexts', async (t) => {
+  const traceparent = (i: number) => `00-${'a'.repeat(31)}${i.toString(16)}-${'b'.repeat(16)}-01`
+  const clicks = [{ code: 'abc', count: 1, lastClickedAt: at }]
+  const ten = Array.from({ length: 10 }, (_, i) => traceparent(i))
+  const event = clicksEvent(clicks, ten)
+  t.same(event.traces, ten.slice(0, 8), 'the first eight are kept')
+  t.ok(UrlEvent.safeParse(event).success)
+  t.notOk('traces' in clicksEvent(clicks), 'none, no field')
+  t.notOk(UrlEvent.safeParse({ ...event, traces: ten }).success, 'more than eight')
+  t.notOk(UrlEvent.safeParse({ ...event, traces: ['00-xyz-abc-01'] }).success, 'not a traceparent')
+})

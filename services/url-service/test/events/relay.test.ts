@@ -131,6 +131,38 @@ t.test('relay on the SQS emulator', async (t) => {
     )
   })
 
+  t.test(
+    "a merge keeps at most eight of its rows' trace contexts, and none when there are none",
+    async (t) => {
+      const at = new Date().toISOString()
+      const traceparent = (i: number) =>
+        `00-${i.toString(16).padStart(32, '0')}-${'b'.repeat(16)}-01`
+      for (let row = 0; row < 5; row++) {
+        await recordClicks(
+          db,
+          [{ code: `t${row}`, count: 1, lastClickedAt: at }],
+          [traceparent(2 * row + 1), traceparent(2 * row + 2)],
+        )
+      }
+      await sealClicks(db)
+      const { rows } = await db.query<{ payload: unknown }>(
+        'select payload from event_outbox where sealed order by seq desc limit 1',
+      )
+      const event = UrlEvent.parse(rows[0]?.payload)
+      const traces = 'traces' in event ? (event.traces ?? []) : []
+      t.equal(traces.length, 8, 'ten contexts in, eight out')
+      t.ok(traces.every((value) => /^00-0{30}[0-9a]{2}-b{16}-01$/.test(value)))
+      await db.query('truncate event_outbox')
+      await recordClicks(db, [{ code: 'untraced', count: 1, lastClickedAt: at }])
+      await sealClicks(db)
+      const { rows: plain } = await db.query<{ payload: object }>(
+        'select payload from event_outbox',
+      )
+      t.notOk('traces' in (plain[0]?.payload ?? {}), 'no traces field when no row had one')
+      await db.query('truncate event_outbox')
+    },
+  )
+
   t.test('sends at most ten per call and deletes what was sent', async (t) => {
     await creations(23)
     const sizes: number[] = []
