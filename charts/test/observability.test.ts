@@ -73,6 +73,8 @@ t.test(
       t.notOk(otelNames(env).includes('OTEL_SDK_DISABLED'), name)
       t.equal(value('OTEL_SERVICE_NAME'), name)
       t.equal(value('OTEL_EXPORTER_OTLP_ENDPOINT'), 'http://otel-collector.observability:4318')
+      // @zt/service-kit exports with @opentelemetry/exporter-trace-otlp-http, which speaks JSON only.
+      t.equal(value('OTEL_EXPORTER_OTLP_PROTOCOL'), 'http/json')
       t.equal(value('OTEL_TRACES_SAMPLER'), 'parentbased_traceidratio')
       t.equal(value('OTEL_TRACES_SAMPLER_ARG'), '0.1')
       t.equal(

@@ -414,7 +414,7 @@ defined before OTEL_RESOURCE_ATTRIBUTES, which refers to them.
 - name: OTEL_EXPORTER_OTLP_ENDPOINT
   value: {{ $t.endpoint | quote }}
 - name: OTEL_EXPORTER_OTLP_PROTOCOL
-  value: http/protobuf
+  value: http/json
 - name: OTEL_TRACES_SAMPLER
   value: {{ $t.sampler }}
 - name: OTEL_TRACES_SAMPLER_ARG
