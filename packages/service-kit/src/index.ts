@@ -17,6 +17,7 @@ export {
   activeSpanContext,
   currentTraceparent,
   flushTraces,
+  ignoreIncomingTraceContext,
   inLinkedSpan,
   installTraceResponse,
   recordSpiffeIds,

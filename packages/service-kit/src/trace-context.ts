@@ -3,12 +3,14 @@ import {
   createContextKey,
   isSpanContextValid,
   type Link,
+  propagation,
   type Span,
   type SpanContext,
   SpanKind,
   SpanStatusCode,
   trace,
 } from '@opentelemetry/api'
+import { W3CTraceContextPropagator } from '@opentelemetry/core'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 
 /** The current span's context, when tracing is on and this request is traced. */
@@ -38,6 +40,22 @@ export function installTraceResponse(app: FastifyInstance): void {
     if (span && isSpanContextValid(span) && (span.traceFlags & 1) === 1) {
       reply.header('traceresponse', `00-${span.traceId}-${span.spanId}-01`)
     }
+  })
+}
+
+/**
+ * For the public edge: trace context that arrives from the internet is not
+ * believed, or any client could choose the trace id and force every hop to
+ * record its requests. The edge starts each trace itself, and its own
+ * context still goes out to the services behind it.
+ */
+export function ignoreIncomingTraceContext(): void {
+  const w3c = new W3CTraceContextPropagator()
+  propagation.disable()
+  propagation.setGlobalPropagator({
+    inject: (ctx, carrier, setter) => w3c.inject(ctx, carrier, setter),
+    extract: (ctx) => ctx,
+    fields: () => w3c.fields(),
   })
 }
 

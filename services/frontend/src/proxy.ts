@@ -1,4 +1,4 @@
-import { activeSpanContext, HttpProblem } from '@zt/service-kit'
+import { HttpProblem } from '@zt/service-kit'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { Pool, request } from 'undici'
 
@@ -11,16 +11,11 @@ export interface GatewayProxyOptions {
 /** Paths the gateway serves to the public; nothing else is relayed. */
 const relayed = /^\/(api|r)\//
 
-// Only what the gateway needs travels on. Cookies, authorization and any
-// client-made X-Forwarded-* or Forwarded header stay behind.
-const forwardedRequestHeaders = [
-  'accept',
-  'content-type',
-  'user-agent',
-  'referer',
-  'traceparent',
-  'tracestate',
-] as const
+// Only what the gateway needs travels on. Cookies, authorization, any
+// client-made X-Forwarded-* or Forwarded header, and the client's trace
+// context (see ignoreIncomingTraceContext) stay behind; with tracing on,
+// undici's instrumentation sends this service's own.
+const forwardedRequestHeaders = ['accept', 'content-type', 'user-agent', 'referer'] as const
 
 // Hop-by-hop headers (RFC 9110 section 7.6.1) describe one connection only.
 const hopByHop = new Set([
@@ -71,11 +66,7 @@ export const gatewayProxy: FastifyPluginAsync<GatewayProxyOptions> = async (app,
       // this service determined it, replacing whatever the client claimed.
       'x-forwarded-for': incoming.ip,
     }
-    // When this request is traced, undici's instrumentation sends this
-    // span's context instead; the caller's would be a second traceparent.
-    const traced = activeSpanContext() !== undefined
     for (const name of forwardedRequestHeaders) {
-      if (traced && (name === 'traceparent' || name === 'tracestate')) continue
       const value = incoming.headers[name]
       if (typeof value === 'string') headers[name] = value
     }

@@ -1,4 +1,10 @@
-import { buildOpsServer, createRegistry, type OpsServer, runService } from '@zt/service-kit'
+import {
+  buildOpsServer,
+  createRegistry,
+  ignoreIncomingTraceContext,
+  type OpsServer,
+  runService,
+} from '@zt/service-kit'
 import type { FastifyInstance } from 'fastify'
 import { buildApp, serviceName } from './app.js'
 import { prepareAssets } from './assets.js'
@@ -25,6 +31,8 @@ export async function startFrontend(
   config: Config,
   options: StartFrontendOptions = {},
 ): Promise<RunningFrontend> {
+  // The public edge: browsers do not get to choose trace ids or sampling.
+  ignoreIncomingTraceContext()
   const registry = createRegistry(serviceName)
   const assets = await prepareAssets()
   const app = await buildApp({ config, assetsRoot: assets.root, registry })

@@ -56,12 +56,18 @@ t.test(
     t.equal(created.status, 201)
     const { code } = (await created.json()) as { code: string }
 
-    const redirect = await fetch(`${stack.frontendUrl}/r/${code}`, { redirect: 'manual' })
+    // A client's own trace context, sampled: the public edge must not adopt it.
+    const chosen = '4bf92f3577b34da6a3ce929d0e0e4736'
+    const redirect = await fetch(`${stack.frontendUrl}/r/${code}`, {
+      redirect: 'manual',
+      headers: { traceparent: `00-${chosen}-00f067aa0ba902b7-01` },
+    })
     t.equal(redirect.status, 302)
     const header = redirect.headers.get('traceresponse') ?? ''
     const match = traceresponse.exec(header)
     t.ok(match, `traceresponse is W3C level 2: ${header}`)
     const [, traceId, spanId] = match ?? []
+    t.not(traceId, chosen, 'a trace id sent from the internet is not adopted')
 
     const services = ['frontend', 'api-gateway', 'url-service']
     const spans = await spansOf(
