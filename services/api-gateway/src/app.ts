@@ -1,14 +1,7 @@
 import rateLimit from '@fastify/rate-limit'
 import swagger from '@fastify/swagger'
-import {
-  fastifyBaseOptions,
-  HttpProblem,
-  installHttpMetrics,
-  installJsonBodyParser,
-  installProblemHandlers,
-  installTraceResponse,
-} from '@zt/service-kit'
-import Fastify, { type FastifyInstance } from 'fastify'
+import { createPublicApp, HttpProblem, installJsonBodyParser } from '@zt/service-kit'
+import type { FastifyInstance } from 'fastify'
 import {
   jsonSchemaTransform,
   serializerCompiler,
@@ -37,18 +30,15 @@ export interface AppOptions {
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config } = options
-  const app = Fastify({
-    ...fastifyBaseOptions(serviceName, config.LOG_LEVEL, {
-      trustedProxies: config.TRUSTED_PROXIES,
-    }),
+  const app = createPublicApp({
+    service: serviceName,
+    logLevel: config.LOG_LEVEL,
+    trustedProxies: config.TRUSTED_PROXIES,
     bodyLimit,
+    registry: options.registry,
   }).withTypeProvider<ZodTypeProvider>()
-
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
-  installProblemHandlers(app)
-  installHttpMetrics(app, options.registry)
-  installTraceResponse(app)
   // JSON only: any other body type is answered 415 before a handler runs,
   // and a body that is not UTF-8 400 (never decoded with U+FFFD in the gaps).
   installJsonBodyParser(app)

@@ -1,11 +1,6 @@
 import fastifyStatic from '@fastify/static'
-import {
-  fastifyBaseOptions,
-  installHttpMetrics,
-  installProblemHandlers,
-  installTraceResponse,
-} from '@zt/service-kit'
-import Fastify, { type FastifyInstance } from 'fastify'
+import { createPublicApp } from '@zt/service-kit'
+import type { FastifyInstance } from 'fastify'
 import helmet from 'helmet'
 import type { Registry } from 'prom-client'
 import type { Config } from './config.js'
@@ -44,15 +39,13 @@ export const contentSecurityPolicy = {
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config } = options
-  const app = Fastify({
-    ...fastifyBaseOptions(serviceName, config.LOG_LEVEL, {
-      trustedProxies: config.TRUSTED_PROXIES,
-    }),
+  const app = createPublicApp({
+    service: serviceName,
+    logLevel: config.LOG_LEVEL,
+    trustedProxies: config.TRUSTED_PROXIES,
     bodyLimit,
+    registry: options.registry,
   })
-  installProblemHandlers(app)
-  installHttpMetrics(app, options.registry)
-  installTraceResponse(app)
 
   // Built once: @fastify/helmet rebuilt this middleware (parsing every CSP
   // directive) on each request, a tenth of a relayed request's CPU.

@@ -181,6 +181,7 @@ export function consume(
     log: silent,
     waitTimeSeconds: 1,
     visibilityTimeoutSeconds: 30,
+    backoff: fastBackoff,
     ...options,
   })
   t.teardown(() => consumer.stop())

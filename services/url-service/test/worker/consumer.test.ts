@@ -12,7 +12,6 @@ import {
   consume,
   count,
   eventually,
-  fastBackoff,
   insertUrl,
   type Queue,
   queuedBodies,
@@ -182,7 +181,6 @@ t.test('N clicks through SQS with duplicates injected count N', async (t) => {
   const consumer = consume(t, queue, {
     db,
     registry,
-    backoff: fastBackoff,
   })
   await eventually(async () => {
     const metrics = await registry.getMetricsAsJSON()
@@ -229,7 +227,6 @@ t.test('a worker killed between commit and delete does not double count', async 
     db,
     sqs: crashing,
     visibilityTimeoutSeconds: 1,
-    backoff: fastBackoff,
   })
   await eventually(
     async () => (await count(db, 'processed_events')) - before === messages,
@@ -246,7 +243,6 @@ t.test('a worker killed between commit and delete does not double count', async 
     db,
     registry,
     visibilityTimeoutSeconds: 5,
-    backoff: fastBackoff,
   })
   await eventually(() => queueEmpty(queue), 'worker B to delete the redelivered messages')
   await b.stop()
@@ -277,7 +273,6 @@ t.test('a batch the database refused is not deleted, and arrives again', async (
     db: flaky,
     registry,
     visibilityTimeoutSeconds: 1,
-    backoff: fastBackoff,
   })
   await eventually(async () => (await clicksOf(db, 'refused')).clicks === 3, 'the redelivery')
   await eventually(() => queueEmpty(queue), 'the delete after the commit')
@@ -301,7 +296,6 @@ t.test('a malformed message neither stops the worker nor blocks its batch', asyn
     db,
     registry,
     visibilityTimeoutSeconds: 1,
-    backoff: fastBackoff,
   })
   await eventually(async () => (await clicksOf(db, 'poison')).clicks === 2, 'the valid two')
   await eventually(
@@ -332,7 +326,6 @@ t.test('a slow batch stays invisible, and stop() waits for it', async (t) => {
   const consumer = consume(t, queue, {
     db,
     visibilityTimeoutSeconds: 1,
-    backoff: fastBackoff,
   })
   await eventually(
     () => queue.server.inspectQueue('events')?.messages.inflight.length === 1,
