@@ -454,6 +454,65 @@ try {
       ...(c.name === 'saturated' ? { met: c.messages <= 20 && c.records <= 20 } : {}),
     })),
   ]
+  // Tracing's cost (issue 17): the same redirect on a fresh stack for each
+  // setting, tracing off, at the chart's default ratio and at 100%. The main
+  // stack stops first, so each run's PostgreSQL is the only one. Spans go to
+  // the stack's OTLP receiver in this process: the services' cost is what
+  // is measured, not the collector's.
+  await db.end().catch(() => undefined)
+  await stack.stop()
+  const redirectOnFreshStack = async (label: string, ratio?: string): Promise<Run> => {
+    const sampler =
+      ratio === undefined
+        ? {}
+        : { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: ratio }
+    const fresh = await startE2eStack({
+      logLevel: 'warn',
+      compiled,
+      tracing: ratio !== undefined,
+      env: {
+        'api-gateway': { RATE_LIMIT_MAX: '100000000', ...sampler },
+        frontend: sampler,
+        'url-service': sampler,
+        worker: sampler,
+      },
+    })
+    try {
+      const link = await postJson(`${fresh.apiGatewayUrl}/api/urls`, {
+        url: 'https://example.com/bench',
+        alias,
+      })
+      if (link.status !== 201) throw new Error(`could not create the bench link: ${link.body}`)
+      await autocannon({ url: `${fresh.frontendUrl}/r/${alias}`, connections: 4, duration: 2 })
+      return await measure(
+        `redirect, tracing ${label}`,
+        () => ({
+          frontend: pid(fresh.processes.frontend),
+          'api-gateway': pid(fresh.processes['api-gateway']),
+          'url-service': pid(fresh.processes['url-service']),
+          worker: pid(fresh.processes.worker),
+          postgres: postgresPids(),
+        }),
+        { url: `${fresh.frontendUrl}/r/${alias}` },
+      )
+    } finally {
+      await fresh.stop()
+    }
+  }
+  out()
+  const tracingOff = sum(await redirectOnFreshStack('off'))
+  const tracingDefault = sum(
+    await redirectOnFreshStack('on, 10% sampled (the chart default)', '0.1'),
+  )
+  const tracingAll = sum(await redirectOnFreshStack('on, 100% sampled', '1'))
+  const overhead = (on: number) =>
+    `${on >= tracingOff ? '+' : ''}${((on / tracingOff - 1) * 100).toFixed(1)}%`
+  goals.push({
+    goal: 'tracing at the default ratio adds <= 10% CPU per redirect (issue 17)',
+    measured: `${overhead(tracingDefault)} (100% sampled: ${overhead(tracingAll)}; off ${tracingOff.toFixed(3)}, 10% ${tracingDefault.toFixed(3)}, 100% ${tracingAll.toFixed(3)} CPU s per 1000)`,
+    met: tracingDefault <= 1.1 * tracingOff,
+  })
+
   out()
   out('goals (issue 14), each against a baseline of this run:')
   const width = Math.max(...goals.map((g) => g.goal.length))

@@ -23,5 +23,6 @@ export {
   installTraceResponse,
   recordSpiffeIds,
   type SpiffeIds,
+  untraced,
   withSpiffeIds,
 } from './trace-context.js'

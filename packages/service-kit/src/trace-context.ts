@@ -10,7 +10,7 @@ import {
   SpanStatusCode,
   trace,
 } from '@opentelemetry/api'
-import { W3CTraceContextPropagator } from '@opentelemetry/core'
+import { suppressTracing, W3CTraceContextPropagator } from '@opentelemetry/core'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 
 /** The current span's context, when tracing is on and this request is traced. */
@@ -57,6 +57,11 @@ export function ignoreIncomingTraceContext(): void {
     extract: (ctx) => ctx,
     fields: () => w3c.fields(),
   })
+}
+
+/** Runs fn without recording spans: a probe every few seconds would bury the traces people look for. */
+export function untraced<T>(fn: () => T): T {
+  return context.with(suppressTracing(context.active()), fn)
 }
 
 /** Exports the spans still batched (none without tracing); never throws. */

@@ -20,8 +20,12 @@ import {
 } from '@opentelemetry/sdk-trace'
 import { type SpiffeIds, spiffeAttributes, spiffeIdsKey } from './trace-context.js'
 
-/** The ops port's routes: probes every few seconds would drown the traces. */
-const opsPaths = /^\/(healthz|readyz|metrics)(\?|$)/
+/**
+ * Probed every few seconds, they would drown the traces: the ops port's
+ * routes, and the gateway's API description, which the frontend's readiness
+ * check fetches (a static document, nothing to trace).
+ */
+const probedPaths = /^\/(healthz|readyz|metrics|api\/openapi\.json)(\?|$)/
 
 /**
  * A query string may carry anything a caller typed (tokens included), so no
@@ -98,7 +102,7 @@ export function startTracing(): TracerProvider {
     instrumentations: [
       new FastifyOtelInstrumentation({
         registerOnInitialization: true,
-        ignorePaths: ({ url }) => opsPaths.test(url),
+        ignorePaths: ({ url }) => probedPaths.test(url),
       }),
       new UndiciInstrumentation({
         // Called in the caller's context, where withSpiffeIds put the ids.
@@ -108,7 +112,9 @@ export function startTracing(): TracerProvider {
         },
       }),
       // Statements are recorded with their $1 placeholders, never the values.
-      new PgInstrumentation(),
+      // Only inside a span: the relay and the worker poll the database
+      // several times a second, and each poll would be a trace of its own.
+      new PgInstrumentation({ requireParentSpan: true }),
       new AwsInstrumentation(),
     ],
   })

@@ -1,4 +1,4 @@
-import { HttpProblem } from '@zt/service-kit'
+import { HttpProblem, untraced } from '@zt/service-kit'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { Pool, request } from 'undici'
 
@@ -101,7 +101,9 @@ export function gatewayReadiness(gatewayUrl: string, timeoutMs: number): () => P
   return async () => {
     let status: number
     try {
-      const response = await request(probe, { signal: AbortSignal.timeout(timeoutMs) })
+      const response = await untraced(() =>
+        request(probe, { signal: AbortSignal.timeout(timeoutMs) }),
+      )
       status = response.statusCode
       await response.body.dump()
     } catch (error) {

@@ -164,5 +164,19 @@ t.test(
       values.some((value) => /password|secret/i.test(value)),
       'no attribute names a password or secret',
     )
+
+    // Background work is not a trace of its own: the relay's and the
+    // worker's database polls, the frontend's readiness probe of the gateway.
+    const all = parseOtlpLines(await readFile(stack.tracesFile, 'utf8'))
+    t.notOk(
+      all.some((span) => span.name.startsWith('pg') && span.parentSpanId === ''),
+      'no database span without a parent',
+    )
+    t.notOk(
+      all.some((span) =>
+        Object.values(span.attributes).some((v) => String(v).includes('openapi.json')),
+      ),
+      'no readiness probe traced',
+    )
   },
 )
