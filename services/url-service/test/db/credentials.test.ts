@@ -232,10 +232,10 @@ t.test('both secret shapes open a working pool against a real database', async (
       host: database.host,
       port: String(database.port),
       username: database.user,
-      password: 'unused-with-trust-auth',
+      password: database.password,
       dbname: database.database,
     }),
-    managed: JSON.stringify({ username: database.user, password: 'unused-with-trust-auth' }),
+    managed: JSON.stringify({ username: database.user, password: database.password }),
   }
   for (const name of ['template', 'managed']) {
     const config = loadConfig({
