@@ -6,8 +6,10 @@
  * SPIFFE mTLS measured in the same run. Prints requests per second, latency
  * percentiles, CPU seconds per 1000 requests, TCP connections opened and
  * closed per hop, memory per process, SQS messages and idempotency records
- * per 1000 redirects, and ends with issue 14's goals, each measured against
- * a baseline of the same run. Not a test: nothing asserted.
+ * per 1000 redirects, then the redirect again on fresh stacks with tracing
+ * off, at the chart's default 10% and at 100% sampling, and ends with the
+ * goals of issues 14 and 17, each measured against a baseline of the same
+ * run. Not a test: nothing asserted.
  */
 import { readFileSync } from 'node:fs'
 import { cpus, loadavg, totalmem } from 'node:os'
