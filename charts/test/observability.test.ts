@@ -219,7 +219,7 @@ t.test('PrometheusRule: alerts on metrics the services define, nothing invented'
   const rules = rulesOf(renderChart(['observability.yaml']))
   t.same(
     rules.map((rule) => rule.alert),
-    ['ZeroTrustEksServerErrors', 'ZeroTrustEksOutboxStale'],
+    ['ZeroTrustEksServerErrors', 'ZeroTrustEksSvidRotationStalled', 'ZeroTrustEksOutboxStale'],
   )
   for (const rule of rules) {
     t.ok(metricNamesIn(rule.expr).length > 0, `${rule.alert} selects a metric`)
@@ -228,13 +228,20 @@ t.test('PrometheusRule: alerts on metrics the services define, nothing invented'
   }
   t.same(metricNamesIn(rules[0]?.expr ?? ''), ['http_server_request_duration_seconds'])
   t.match(rules[0]?.expr, /status_code=~"5\.\."/)
-  t.same(metricNamesIn(rules[1]?.expr ?? ''), ['events_outbox_oldest_age_seconds'])
+  t.same(metricNamesIn(rules[1]?.expr ?? ''), [
+    'spiffe_svid_expiry_timestamp_seconds',
+    'spiffe_svid_issued_timestamp_seconds',
+  ])
+  // Readiness's rule (packages/spiffe/src/readiness.ts): a quarter of the lifetime left.
+  t.match(rules[1]?.expr, /< 0\.25\s*$/)
+  t.same(metricNamesIn(rules[2]?.expr ?? ''), ['events_outbox_oldest_age_seconds'])
   // The rules follow the namespaces the chart deploys to.
   const moved = rulesOf(
     renderChart(['observability.yaml'], ['namespaces.public=web', 'namespaces.services=apps']),
   )
   t.match(moved[0]?.expr, /namespace=~"web\|apps"/)
-  t.match(moved[1]?.expr, /namespace="apps"/)
+  t.match(moved[1]?.expr, /namespace=~"web\|apps"/)
+  t.match(moved[2]?.expr, /namespace="apps"/)
 })
 
 t.test('the Grafana dashboard: a labelled ConfigMap whose panels name real metrics', async (t) => {
@@ -268,9 +275,10 @@ t.test('the Grafana dashboard: a labelled ConfigMap whose panels name real metri
     if (variable.definition) t.ok(series, variable.name)
     if (series) t.same(unexported(series), [], variable.name)
   }
-  // The panels the operator needs: requests, latency and 5xx, the outbox, the worker.
+  // The panels the operator needs: requests, latency and 5xx, SVIDs, the outbox, the worker.
   for (const name of [
     'http_server_request_duration_seconds',
+    'spiffe_svid_expiry_timestamp_seconds',
     'events_outbox_oldest_age_seconds',
     'events_processed_total',
     'events_duplicates_total',

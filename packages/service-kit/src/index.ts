@@ -2,7 +2,7 @@ export { ConfigError, env, parseConfig, type ReadsExactly } from './config.js'
 export { installJsonBodyParser } from './json-body.js'
 export { type Listener, type RunOptions, runService } from './lifecycle.js'
 export { fastifyBaseOptions, loggerOptions, redactPaths, requestId } from './logger.js'
-export { createRegistry, installHttpMetrics } from './metrics.js'
+export { createRegistry, installHttpMetrics, installSvidMetrics, type Validity } from './metrics.js'
 export { buildOpsServer, type OpsOptions, type OpsServer, type ReadinessCheck } from './ops.js'
 export {
   type FieldError,

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { collectDefaultMetrics, Histogram, Registry } from 'prom-client'
+import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 
 /** One registry per process, with Node's default process metrics. */
 export function createRegistry(service: string): Registry {
@@ -28,5 +28,35 @@ export function installHttpMetrics(app: FastifyInstance, registry: Registry): vo
       },
       reply.elapsedTime / 1000,
     )
+  })
+}
+
+/** When a certificate became valid and when it stops being valid. */
+export interface Validity {
+  notBefore: Date
+  notAfter: Date
+}
+
+/**
+ * The current X.509 SVID's validity, read at each scrape, so an alert sees a
+ * rotation that stalled long before peers start refusing this workload.
+ */
+export function installSvidMetrics(registry: Registry, validity: () => Validity): void {
+  const seconds = (date: Date) => date.getTime() / 1000
+  new Gauge({
+    name: 'spiffe_svid_expiry_timestamp_seconds',
+    help: "When this workload's current X.509 SVID expires, in Unix seconds",
+    registers: [registry],
+    collect() {
+      this.set(seconds(validity().notAfter))
+    },
+  })
+  new Gauge({
+    name: 'spiffe_svid_issued_timestamp_seconds',
+    help: "When this workload's current X.509 SVID became valid, in Unix seconds",
+    registers: [registry],
+    collect() {
+      this.set(seconds(validity().notBefore))
+    },
   })
 }

@@ -24,7 +24,7 @@ export {
 export { type InstallSpiffeOptions, installSpiffe } from './fastify.js'
 export { SpiffeId, TrustDomain } from './id.js'
 export { chainFromPeerCertificate, peerChain } from './peer.js'
-export { svidReadiness } from './readiness.js'
+export { svidReadiness, svidValidity } from './readiness.js'
 export { BaseX509Source, type SourceLogger, StaticX509Source, type X509Source } from './source.js'
 export { X509Svid } from './svid.js'
 export { type MtlsAgentOptions, MtlsDispatcher, type MtlsDispatcherOptions } from './tls-client.js'

@@ -24,3 +24,14 @@ export function svidReadiness(source: Pick<X509Source, 'svid'>): () => void {
     }
   }
 }
+
+/** The held SVID's validity period, read when called (for metrics). */
+export function svidValidity(source: Pick<X509Source, 'svid'>): () => {
+  notBefore: Date
+  notAfter: Date
+} {
+  return () => {
+    const svid = source.svid()
+    return { notBefore: new Date(svid.leaf.validFrom), notAfter: svid.expiresAt }
+  }
+}

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { createCertificateAuthority, mintSource } from '../src/dev-ca.js'
-import { svidReadiness } from '../src/index.js'
+import { svidReadiness, svidValidity } from '../src/index.js'
 import { ids, td } from './helpers/pki.js'
 
 const ca = await createCertificateAuthority({ trustDomain: td })
@@ -36,4 +36,11 @@ t.test('an expired SVID or none at all is not ready', async (t) => {
     },
   }
   t.throws(svidReadiness(none), /no SVID yet/)
+})
+
+t.test("svidValidity reads the held SVID's validity each time it is called", async (t) => {
+  const notBefore = new Date(Math.floor((Date.now() - minute) / 1000) * 1000)
+  const notAfter = new Date(Math.floor((Date.now() + hour) / 1000) * 1000)
+  const source = await mintSource(ca, { id: ids.gateway, notBefore, notAfter })
+  t.same(svidValidity(source)(), { notBefore, notAfter })
 })

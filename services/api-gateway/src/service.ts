@@ -1,8 +1,15 @@
-import { buildOpsServer, createRegistry, type OpsServer, runService } from '@zt/service-kit'
+import {
+  buildOpsServer,
+  createRegistry,
+  installSvidMetrics,
+  type OpsServer,
+  runService,
+} from '@zt/service-kit'
 import {
   authorizeId,
   MtlsDispatcher,
   svidReadiness,
+  svidValidity,
   waitForSvid,
   type X509Source,
 } from '@zt/spiffe'
@@ -40,6 +47,7 @@ export async function startApiGateway(
   const { source, logger } = options
   await waitForSvid(source, options.svidWaitMs ?? 30_000)
   const registry = createRegistry(serviceName)
+  installSvidMetrics(registry, svidValidity(source))
   // Calls go only to a server proving URL_SERVICE_ID, whatever DNS says.
   const dispatcher = new MtlsDispatcher(source, {
     authorizer: authorizeId(config.URL_SERVICE_ID),

@@ -57,6 +57,14 @@ t.test(
       metrics,
       /url_service_request_duration_seconds_count\{service="api-gateway",operation="create",outcome="2xx"\} 1/,
     )
+    // The SVID's validity, for the rotation-stalled alert: it expires in the future.
+    const expiry = Number(
+      /^spiffe_svid_expiry_timestamp_seconds\{[^}]*\} (\S+)$/m.exec(metrics)?.[1],
+    )
+    const issued = Number(
+      /^spiffe_svid_issued_timestamp_seconds\{[^}]*\} (\S+)$/m.exec(metrics)?.[1],
+    )
+    t.ok(expiry > Date.now() / 1000 && issued < expiry, `SVID valid ${issued}..${expiry}`)
     t.equal(await stop(), 0, 'SIGTERM ends it with 0')
     t.notMatch(output(), /"level":"(error|fatal)"/)
   },

@@ -1,5 +1,17 @@
-import { buildOpsServer, createRegistry, type OpsServer, runService } from '@zt/service-kit'
-import { createX509Source, svidReadiness, waitForSvid, type X509Source } from '@zt/spiffe'
+import {
+  buildOpsServer,
+  createRegistry,
+  installSvidMetrics,
+  type OpsServer,
+  runService,
+} from '@zt/service-kit'
+import {
+  createX509Source,
+  svidReadiness,
+  svidValidity,
+  waitForSvid,
+  type X509Source,
+} from '@zt/spiffe'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { buildApp, serviceName } from './app.js'
@@ -61,6 +73,7 @@ export async function startUrlService(
     await source.close()
     throw error
   }
+  installSvidMetrics(registry, svidValidity(source))
   const app = buildApp({
     db,
     logger,

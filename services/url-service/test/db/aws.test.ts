@@ -79,7 +79,10 @@ t.test('IRSA: the secret request is signed with what STS returned for the token'
   // The production wiring end to end: config with DB_SECRET_ARN only, an
   // RDS-managed secret fetched through the web identity, a working pool.
   const database = await createTestDatabase(t)
-  aws.secrets.set(secretId, JSON.stringify({ username: database.user, password: database.password }))
+  aws.secrets.set(
+    secretId,
+    JSON.stringify({ username: database.user, password: database.password }),
+  )
   const db = await openDatabase(
     loadConfig({
       DB_SECRET_ARN: secretId,
