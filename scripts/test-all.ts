@@ -117,13 +117,22 @@ if (process.env.ZT_TEST_PLAN_ONLY === '1') {
 const pg = await ensurePostgres()
 const env = { ...process.env, TEST_PG_ADMIN_URL: pg.adminUrl }
 const codes: number[] = []
+// A step can fail with every test passing (a coverage threshold, a crash
+// outside any test): the summary names it, or "0 failed" would read as green.
+const failedSteps: string[] = []
+const record = (step: string, code: number) => {
+  codes.push(code)
+  if (code !== 0) failedSteps.push(`${step} (exit ${code})`)
+  return code
+}
 try {
   console.log('\ntest: the repository itself (scripts/test)')
-  codes.push(await pnpm(['exec', 'tap', ...passThrough], env))
+  record('scripts/test', await pnpm(['exec', 'tap', ...passThrough], env))
   for (const p of await testedPackages()) {
     console.log(`\ntest: ${p.name}`)
     // A suite left out is excluded by file here, never skipped inside the test.
-    codes.push(
+    record(
+      p.name,
       await pnpm(['run', 'test', ...excludeArgs(p.name, left), ...passThrough], env, p.path),
     )
   }
@@ -133,17 +142,16 @@ try {
   const containers = planned.run.some((suite) => suite.id === 'containers')
   if (passThrough.length === 0 && containers) {
     console.log('\ntest: building the images (pnpm images)')
-    const built = await pnpm(['images'], env)
-    codes.push(built)
+    const built = record('pnpm images', await pnpm(['images'], env))
     if (built === 0) {
-      codes.push(await pnpm(['--filter', '@zt/e2e', 'test:containers'], env))
+      record('test:containers', await pnpm(['--filter', '@zt/e2e', 'test:containers'], env))
       // The compose file, up on the same images: its LocalStack stand-in
       // runs devkit's compiled code.
       if (planned.run.some((suite) => suite.id === 'compose-up')) {
         console.log('\ntest: docker-compose up (pnpm test:compose)')
-        const devkit = await pnpm(['--filter', '@zt/devkit', 'build'], env)
-        codes.push(devkit)
-        if (devkit === 0) codes.push(await pnpm(['--filter', '@zt/e2e', 'test:compose'], env))
+        const devkit = record('devkit build', await pnpm(['--filter', '@zt/devkit', 'build'], env))
+        if (devkit === 0)
+          record('test:compose', await pnpm(['--filter', '@zt/e2e', 'test:compose'], env))
       }
     }
   }
@@ -153,6 +161,8 @@ try {
 if (planLines.length > 0) console.log('')
 for (const line of planLines) console.log(line)
 console.log(`\n${summary(totals, planned)}`)
+if (failedSteps.length > 0)
+  console.log(`failed steps, see their output above: ${failedSteps.join(', ')}`)
 const failed =
   codes.some((code) => code !== 0) ||
   totals.fail > 0 ||
