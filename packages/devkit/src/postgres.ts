@@ -124,6 +124,11 @@ export interface TestDatabase {
   readonly host: string
   readonly port: number
   readonly user: string
+  /**
+   * The login's password. A server that trusts every login (the machine's)
+   * has none and ignores what is sent, so this is then a placeholder: a
+   * database secret always has one to carry.
+   */
   readonly password: string
   readonly database: string
   /** Admin URL of the same server, for tests that change roles or passwords. */
@@ -165,7 +170,7 @@ export async function createTestDatabase(t: Teardownable): Promise<TestDatabase>
     host: url.hostname,
     port: Number(url.port || 5432),
     user: decodeURIComponent(url.username),
-    password: decodeURIComponent(url.password),
+    password: decodeURIComponent(url.password) || 'ignored-by-trust-auth',
     database: name,
     adminUrl,
   }

@@ -19,10 +19,6 @@ const fakeJwt = [
 
 const secretId = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:url-service-db'
 
-/** The test login's password; a trust-auth server has none and ignores what is sent. */
-const loginPassword = (database: { password: string }) =>
-  database.password || 'ignored-by-trust-auth'
-
 t.test('IRSA: the secret request is signed with what STS returned for the token', async (t) => {
   const aws = await startFakeAws()
   t.teardown(() => aws.close())
@@ -85,7 +81,7 @@ t.test('IRSA: the secret request is signed with what STS returned for the token'
   const database = await createTestDatabase(t)
   aws.secrets.set(
     secretId,
-    JSON.stringify({ username: database.user, password: loginPassword(database) }),
+    JSON.stringify({ username: database.user, password: database.password }),
   )
   const db = await openDatabase(
     loadConfig({

@@ -17,10 +17,6 @@ import { silent } from '../helpers/setup.js'
 const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:db'
 const defaults = { host: 'config-host', port: 5432, database: 'config-db' }
 
-/** The test login's password; a trust-auth server has none and ignores what is sent. */
-const loginPassword = (database: { password: string }) =>
-  database.password || 'ignored-by-trust-auth'
-
 t.test(
   'rotation-template shape: everything from the secret, port as number or string',
   async (t) => {
@@ -236,10 +232,10 @@ t.test('both secret shapes open a working pool against a real database', async (
       host: database.host,
       port: String(database.port),
       username: database.user,
-      password: loginPassword(database),
+      password: database.password,
       dbname: database.database,
     }),
-    managed: JSON.stringify({ username: database.user, password: loginPassword(database) }),
+    managed: JSON.stringify({ username: database.user, password: database.password }),
   }
   for (const name of ['template', 'managed']) {
     const config = loadConfig({
