@@ -20,8 +20,8 @@ export function activeSpanContext(): SpanContext | undefined {
 }
 
 /**
- * The request's own server span. The active span inside a hook is that
- * hook's span (@fastify/otel records each hook), so it is asked for by name.
+ * The request's own server span, asked of the request rather than taken from
+ * the active context, where a span started inside a hook would stand instead.
  */
 export function requestSpan(request: FastifyRequest): Span | undefined {
   const otel = (request as { opentelemetry?: () => { span?: Span | null } }).opentelemetry?.()

@@ -126,12 +126,10 @@ t.test('the api-gateway creates and reads; its SPIFFE ID is in the request logs'
   t.equal(read.status, 200)
   t.match(await read.json(), { code: 'mtls-ok', url: 'https://example.com/mtls' })
 
-  // 'request completed' is written when the response finishes, so the
-  // GET's line may still be on its way; the POST's is certainly there.
-  const requestLines = lines.filter(
-    (l) => l.msg === 'incoming request' || l.msg === 'request completed',
-  )
-  t.ok(requestLines.length >= 3, 'both requests logged')
+  // A request's line is written when its response finishes, so the GET's
+  // may still be on its way; the POST's is certainly there.
+  const requestLines = lines.filter((l) => l.msg === 'request completed')
+  t.ok(requestLines.length >= 1, 'the requests are logged')
   for (const line of requestLines) t.equal(line.peerId, String(ids.gateway), `${line.msg}: peerId`)
 })
 
