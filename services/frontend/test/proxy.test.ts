@@ -81,6 +81,21 @@ t.test('redirects and problems pass through unchanged', async (t) => {
   t.match(limited.json(), { detail: 'slow down' })
 })
 
+t.test('answers of every size arrive intact, read whole or streamed', async (t) => {
+  const large = 'x'.repeat(200 * 1024)
+  const gateway = await recordingServer(t, (req, res) => {
+    if (req.url === '/api/small') return res.end('{"small":true}')
+    if (req.url === '/api/large') return res.end(large)
+    // No content-length: chunked, so it is streamed whatever its size.
+    res.write('{"chunked":')
+    res.end('true}')
+  })
+  const app = await testApp(t, { API_GATEWAY_URL: gateway.url })
+  t.equal((await app.inject('/api/small')).body, '{"small":true}')
+  t.equal((await app.inject('/api/large')).body, large)
+  t.equal((await app.inject('/api/chunked')).body, '{"chunked":true}')
+})
+
 t.test('only the public paths are relayed, however the path is spelled', async (t) => {
   const gateway = await recordingServer(t, (_req, res) => res.end('{}'))
   const app = await testApp(t, { API_GATEWAY_URL: gateway.url })
@@ -157,14 +172,32 @@ t.test('relayed requests share one kept-alive connection to the gateway', async 
 })
 
 t.test('a slow answer body is cut off at the gateway timeout too', async (t) => {
-  const gateway = await recordingServer(t, (_req, res) => {
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' })
-    res.write('{"partial":')
-  })
-  const app = await testApp(t, { API_GATEWAY_URL: gateway.url }, { gatewayTimeoutMs: 200 })
-  const started = Date.now()
-  // The status and headers were relayed already; the response is cut short.
-  await t.rejects(app.inject('/api/urls'), { code: 'LIGHT_ECONNRESET' })
+  const stalls = (length: number) =>
+    recordingServer(t, (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(length) })
+      res.write('{"partial":')
+    })
+  // A small answer is read whole before anything is relayed: a clean 503.
+  const small = await testApp(
+    t,
+    { API_GATEWAY_URL: (await stalls(100)).url },
+    { gatewayTimeoutMs: 200 },
+  )
+  let started = Date.now()
+  const cut = await small.inject('/api/urls')
+  t.equal(cut.statusCode, 503)
+  t.match(cut.json(), { status: 503, detail: /unavailable/ })
+  t.ok(Date.now() - started < TIMEOUT_BOUND_MS, 'bounded by the gateway timeout')
+
+  // A large one is streamed: its status and headers were relayed already,
+  // so the response is cut short.
+  const large = await testApp(
+    t,
+    { API_GATEWAY_URL: (await stalls(1024 * 1024)).url },
+    { gatewayTimeoutMs: 200 },
+  )
+  started = Date.now()
+  await t.rejects(large.inject('/api/urls'), { code: 'LIGHT_ECONNRESET' })
   t.ok(Date.now() - started < TIMEOUT_BOUND_MS, 'bounded by the gateway timeout')
 })
 
