@@ -152,6 +152,27 @@ async function measure(
   return run
 }
 
+/**
+ * Where a service's anonymous memory is: V8's heap spaces as reserved (the
+ * young generation is "new") and the memory outside the heap, from the
+ * Node.js metrics every ops port serves.
+ */
+async function heapSpaces(opsPort: number): Promise<string> {
+  const metrics = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text()
+  const mb = (pattern: RegExp) => Number(metrics.match(pattern)?.[1] ?? 0) / 2 ** 20
+  const space = (name: string) =>
+    mb(new RegExp(`^nodejs_heap_space_size_total_bytes\\{[^}]*space="${name}"[^}]*\\} (\\S+)`, 'm'))
+  return [
+    `heap: new ${space('new').toFixed(1)}`,
+    `old ${space('old').toFixed(1)}`,
+    `code ${space('code').toFixed(1)}`,
+    `large ${space('large_object').toFixed(1)}`,
+    `total ${mb(/^nodejs_heap_size_total_bytes(?:\{[^}]*\})? (\S+)/m).toFixed(1)}`,
+    `used ${mb(/^nodejs_heap_size_used_bytes(?:\{[^}]*\})? (\S+)/m).toFixed(1)}`,
+    `external ${mb(/^nodejs_external_memory_bytes(?:\{[^}]*\})? (\S+)/m).toFixed(1)}`,
+  ].join(', ')
+}
+
 interface EventCounts {
   messages: number
   records: number
@@ -376,10 +397,18 @@ try {
     'memory after the runs (MB): RSS, of which anonymous (the rest is mostly the shared node binary)',
   )
   const memoryOf = { ...services(), 'hello (baseline)': pid(hello) }
+  const opsPorts: Record<string, number> = {
+    frontend: stack.ports.frontendOps,
+    'api-gateway': stack.ports.apiGatewayOps,
+    'url-service': stack.ports.urlServiceOps,
+    worker: stack.ports.workerOps,
+  }
   for (const [name, list] of Object.entries(memoryOf)) {
     const rss = list.reduce((sum, p) => sum + rssMb(p), 0)
     const anon = list.reduce((sum, p) => sum + anonMb(p), 0)
-    out(`  ${name.padEnd(18)} ${rss.toFixed(1).padStart(6)}  ${anon.toFixed(1).padStart(6)}`)
+    const port = opsPorts[name]
+    const heap = port === undefined ? '' : `  ${await heapSpaces(port)}`
+    out(`  ${name.padEnd(18)} ${rss.toFixed(1).padStart(6)}  ${anon.toFixed(1).padStart(6)}${heap}`)
   }
   const both = (run: Run) => (run.cpuPer1000.hop ?? 0) + (run.cpuPer1000.hello ?? 0)
   // The mTLS overhead is a small difference of two noisy figures: measure it
