@@ -270,6 +270,33 @@ t.test('FROM resolves global ARGs to their defaults', (t) => {
   t.end()
 })
 
+t.test('build args resolve in FROM and in the stages that declare them', (t) => {
+  const ref = (name: string) => `$${'{'}${name}}`
+  const text = [
+    'ARG BASE=a',
+    'ARG SHARED=global',
+    `FROM ${ref('BASE')} AS build`,
+    `RUN echo ${ref('SERVICE')}`,
+    'ARG SERVICE',
+    'ARG SHARED',
+    `RUN echo ${ref('SERVICE')} $SHARED`,
+    `FROM ${ref('BASE')}`,
+    `ENV NAME=${ref('SERVICE')}`,
+  ].join('\n')
+  const stages = parseDockerfile(text, { BASE: 'b', SERVICE: 'frontend' })
+  t.same(
+    stages.map((s) => s.from),
+    ['b', 'b'],
+  )
+  t.same(
+    stages[0]?.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args),
+    [`echo ${ref('SERVICE')}`, 'echo frontend global'],
+    'only after its ARG, and a bare ARG inherits the global default',
+  )
+  t.equal(stages[1]?.instructions[0]?.args, `NAME=${ref('SERVICE')}`, 'a new stage declares again')
+  t.end()
+})
+
 t.test('the Dockerfiles take their bases as ARGs and pnpm from packageManager', (t) => {
   const manager = (
     JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { packageManager: string }
