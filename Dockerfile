@@ -15,12 +15,6 @@ ARG BUILD_IMAGE=node:24.18.0-bookworm-slim@sha256:6f7b03f7c2c8e2e784dcf929540052
 ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12@sha256:b35a10df56aa17825e81e836ff70fe3c27002809dd94e6bfd655ed05bac52230
 
 FROM ${BUILD_IMAGE} AS build
-# No default: an image built for the wrong service would still start, so a
-# build that names none stops here, before any download.
-ARG SERVICE
-RUN case "${SERVICE}" in api-gateway|frontend|url-service) ;; \
-      *) echo "SERVICE is '${SERVICE}': set --build-arg SERVICE=api-gateway|frontend|url-service" >&2; exit 1 ;; \
-    esac
 ENV CI=true
 WORKDIR /repo
 # The pnpm that root package.json pins in `packageManager` (a "+sha..." suffix
@@ -29,6 +23,13 @@ WORKDIR /repo
 COPY package.json ./
 RUN npm install --global "$(node -p "require('./package.json').packageManager.split('+')[0]")"
 COPY . .
+# Declared only here, so the layers above are the same for all three images.
+# No default: an image built for the wrong service would still start, so a
+# build that names none stops here, before pnpm installs anything.
+ARG SERVICE
+RUN case "${SERVICE}" in api-gateway|frontend|url-service) ;; \
+      *) echo "SERVICE is '${SERVICE}': set --build-arg SERVICE=api-gateway|frontend|url-service" >&2; exit 1 ;; \
+    esac
 # Installs only this service, its workspace dependencies and the root build
 # tools (not the whole lockfile: infra alone would add hundreds of MB). The
 # pnpm store is a BuildKit cache shared by all three images, so a rebuild
