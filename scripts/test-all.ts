@@ -137,7 +137,7 @@ try {
     )
   }
   // What ships, run as it ships: the images built with podman from the real
-  // Dockerfiles and the chart's every container from them. Rootful podman:
+  // Dockerfile and the chart's every container from them. Rootful podman:
   // e2e/containers/podman.ts configures it (and apt-gets what it lacks).
   const containers = planned.run.some((suite) => suite.id === 'containers')
   if (passThrough.length === 0 && containers) {

@@ -10,7 +10,7 @@
  *   distroless Node images have no `node` (and no shell) there, so
  *   `command: ["node", ...]` ends in `exec: "node": executable file not found`.
  * - The image's ENTRYPOINT, CMD and WORKDIR come from the final stage of the
- *   service's Dockerfile, on top of what its base image sets (below).
+ *   repository's Dockerfile, on top of what its base image sets (below).
  * - The script Node is given must exist in the image: `dist/<x>.js` under
  *   WORKDIR is what the service's tsconfig.build.json compiles from its
  *   `src/<x>.ts`.
@@ -143,11 +143,14 @@ export function imageFromDockerfile(
 }
 
 /**
- * A service's image: its Dockerfile, with `<WORKDIR>/dist/<x>.js` present
- * exactly when tsconfig.build.json compiles `<rootDir>/<x>.ts` to it.
+ * A service's image: the repository's one Dockerfile (services/<name>/ ->
+ * the root), with `<WORKDIR>/dist/<x>.js` present exactly when
+ * tsconfig.build.json compiles `<rootDir>/<x>.ts` to it. Its SERVICE build
+ * argument needs no resolving here: it names what is installed and
+ * deployed, never FROM, WORKDIR, ENTRYPOINT or CMD.
  */
 export function serviceImage(serviceDir: string): ImageModel {
-  return imageFromDockerfile(join(serviceDir, 'Dockerfile'), (path, workdir) => {
+  return imageFromDockerfile(join(serviceDir, '..', '..', 'Dockerfile'), (path, workdir) => {
     const source = scriptSource(serviceDir, posix.relative(workdir, path))
     return source !== undefined && existsSync(source)
   })

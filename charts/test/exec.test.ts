@@ -1,7 +1,7 @@
 /**
  * Every container the chart renders would start: what the runtime execs,
  * from the container's command/args over the image's ENTRYPOINT/CMD read
- * from the service's Dockerfile, is a program the image has, and Node gets a
+ * from the repository's Dockerfile, is a program the image has, and Node gets a
  * script the image contains.
  */
 import { readFileSync } from 'node:fs'
@@ -19,7 +19,7 @@ import {
 import { exampleValues, type K8sObject, packageDir, renderChart } from '../src/helm.js'
 
 const servicesDir = join(packageDir, '..', 'services')
-/** Values key of each image -> the service whose Dockerfile builds it. */
+/** Values key of each image -> the service the Dockerfile builds it for (SERVICE). */
 const serviceOfImage = {
   frontend: 'frontend',
   apiGateway: 'api-gateway',
@@ -75,7 +75,7 @@ const valueSets: Record<string, [files: string[], set: string[]]> = {
   'worker rolled apart': [[], [`images.worker.digest=sha256:${'4'.repeat(64)}`]],
 }
 
-t.test('the model reads ENTRYPOINT and CMD from the Dockerfiles', async (t) => {
+t.test('the model reads ENTRYPOINT and CMD from the Dockerfile', async (t) => {
   const urlService = serviceImage(join(servicesDir, 'url-service'))
   t.same(urlService.entrypoint, ['/nodejs/bin/node'], 'distroless: node is the ENTRYPOINT')
   t.same(urlService.cmd, ['dist/server.js'])

@@ -1,7 +1,7 @@
 /**
  * Local stand-ins for the two pinned base images, for a machine that can
  * reach the npm registry and Debian's apt mirror but no image registry.
- * Each keeps what the Dockerfiles and the chart rely on:
+ * Each keeps what the Dockerfile and the chart rely on:
  *
  * - build stage (node:24-bookworm-slim): Debian bookworm's essential set (a
  *   shell, coreutils), node and npm on PATH. It also trusts this machine's
@@ -13,7 +13,7 @@
  *   (glibc, libstdc++, libgcc, libssl, CA certificates, tzdata, netbase,
  *   base-files), with node at /nodejs/bin/node as ENTRYPOINT, no `node` on
  *   PATH, no shell, and the `nonroot` user 65532. Like the pinned image
- *   (not its :nonroot tag) its default user is root; the Dockerfiles set
+ *   (not its :nonroot tag) its default user is root; the Dockerfile sets
  *   USER 65532.
  *
  * Built once per machine: an image that exists with the current recipe
@@ -47,7 +47,7 @@ const HOST_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt'
 const PATH_ENV = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 
 export interface Bases {
-  /** The Dockerfiles' pinned defaults, for the record. */
+  /** The Dockerfile's pinned defaults, for the record. */
   pinned: { build: string; runtime: string }
   /** Local images to pass as BUILD_IMAGE and RUNTIME_IMAGE. */
   build: string
@@ -239,13 +239,11 @@ async function runtimeStandin(
 
 /** Builds whichever stand-in is missing or out of date; returns the names to build with. */
 export async function ensureBases(log: (line: string) => void): Promise<Bases> {
-  const args = await dockerfileArgs(join(repoRoot, 'services/url-service/Dockerfile'))
+  const args = await dockerfileArgs(join(repoRoot, 'Dockerfile'))
   const pinned = { build: args.BUILD_IMAGE ?? '', runtime: args.RUNTIME_IMAGE ?? '' }
   const nodeVersion = /^node:(\d+\.\d+\.\d+)/.exec(pinned.build)?.[1]
   if (!nodeVersion || !pinned.runtime) {
-    throw new Error(
-      `services/url-service/Dockerfile: no BUILD_IMAGE node:<x.y.z>… / RUNTIME_IMAGE ARG default`,
-    )
+    throw new Error(`Dockerfile: no BUILD_IMAGE node:<x.y.z>… / RUNTIME_IMAGE ARG default`)
   }
   const bases: Bases = {
     pinned,

@@ -3,7 +3,7 @@
  * docker-compose 1.29 on podman (its Docker-compatible socket), with
  * standins/compose.override.yml swapping only the two third-party images no
  * registry serves here (postgres, LocalStack). Our three images are the
- * ones `pnpm images` built from the same Dockerfiles, under the names the
+ * ones `pnpm images` built from the same Dockerfile, under the names the
  * compose file gives them. Then: a link through the published frontend, its
  * redirect, the click counted in PostgreSQL, and `down -v` leaving nothing.
  *

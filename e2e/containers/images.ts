@@ -1,5 +1,5 @@
 /**
- * `pnpm images`: builds the three images from the real Dockerfiles with
+ * `pnpm images`: builds the three images from the real Dockerfile with
  * podman, as localhost/zero-trust-eks/<service>, writes a CycloneDX SBOM of
  * each to artifacts/images/<service>.cdx.json and prints their sizes.
  *
@@ -54,8 +54,10 @@ async function build(service: Service, bases: { build: string; runtime: string }
       `BUILD_IMAGE=${bases.build}`,
       '--build-arg',
       `RUNTIME_IMAGE=${bases.runtime}`,
+      '--build-arg',
+      `SERVICE=${service}`,
       '-f',
-      `services/${service}/Dockerfile`,
+      'Dockerfile',
       '-t',
       imageName(service),
       '.',
@@ -78,7 +80,7 @@ export async function buildImages(services: readonly Service[] = SERVICES): Prom
   await mkdir(artifactsDir, { recursive: true })
   const built: BuiltImage[] = []
   for (const service of services) {
-    log(`building ${imageName(service)} from services/${service}/Dockerfile`)
+    log(`building ${imageName(service)} from Dockerfile with SERVICE=${service}`)
     const seconds = await build(service, bases)
     const sbom = await imageSbom(imageName(service))
     await writeFile(

@@ -24,7 +24,7 @@ export interface CopyInstruction {
   line: number
 }
 
-/** `$NAME` and `${NAME}` replaced by the global ARG defaults; unknown names stay as written. */
+/** `$NAME` and `${NAME}` replaced by the ARG values in scope; unknown names stay as written. */
 function substituteArgs(value: string, args: ReadonlyMap<string, string>): string {
   return value.replace(
     /\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))/g,
@@ -33,15 +33,23 @@ function substituteArgs(value: string, args: ReadonlyMap<string, string>): strin
   )
 }
 
+const ARG = /^([A-Za-z_][A-Za-z0-9_]*)(?:=(.*))?$/s
+
 /**
  * Splits a Dockerfile into stages. Enough of the grammar for the structural
- * checks: comments, backslash continuations, FROM ... AS name, and global
- * ARGs (before the first FROM) in FROM, resolved to their defaults, since the
- * defaults are what a plain `docker build` uses.
+ * checks: comments, backslash continuations, FROM ... AS name, and ARGs
+ * resolved as `docker build --build-arg` would resolve them: a global ARG
+ * (before the first FROM) in FROM, and an ARG declared in a stage in that
+ * stage's later instructions. `buildArgs` are the --build-arg values; without
+ * one, an ARG has its default, and one with neither stays as written.
  */
-export function parseDockerfile(text: string): Stage[] {
+export function parseDockerfile(
+  text: string,
+  buildArgs: Readonly<Record<string, string>> = {},
+): Stage[] {
   const stages: Stage[] = []
   const globalArgs = new Map<string, string>()
+  let stageArgs = new Map<string, string>()
   const lines = text.split('\n')
   let pending = ''
   let pendingLine = 0
@@ -63,21 +71,32 @@ export function parseDockerfile(text: string): Stage[] {
     if (!match) continue
     const keyword = (match[1] ?? '').toUpperCase()
     const args = (match[2] ?? '').trim()
-    if (keyword === 'ARG' && stages.length === 0) {
-      const arg = /^([A-Za-z_][A-Za-z0-9_]*)(?:=(.*))?$/s.exec(args)
-      if (arg?.[1] && arg[2] !== undefined)
-        globalArgs.set(arg[1], arg[2].replace(/^(["'])(.*)\1$/s, '$2'))
-      continue
+    const arg = keyword === 'ARG' ? ARG.exec(args) : null
+    if (arg?.[1]) {
+      const name = arg[1]
+      // A stage's ARG without a default inherits the global one.
+      const value =
+        buildArgs[name] ??
+        arg[2]?.replace(/^(["'])(.*)\1$/s, '$2') ??
+        (stages.length === 0 ? undefined : globalArgs.get(name))
+      if (value !== undefined) (stages.length === 0 ? globalArgs : stageArgs).set(name, value)
+      if (stages.length === 0) continue
     }
     if (keyword === 'FROM') {
       const from = /^(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?$/i.exec(
         substituteArgs(args, globalArgs),
       )
       stages.push({ from: from?.[1] ?? args, name: from?.[2], instructions: [] })
+      stageArgs = new Map()
       continue
     }
     const stage = stages.at(-1)
-    if (stage) stage.instructions.push({ keyword, args, line: pendingLine })
+    if (stage)
+      stage.instructions.push({
+        keyword,
+        args: keyword === 'ARG' ? args : substituteArgs(args, stageArgs),
+        line: pendingLine,
+      })
   }
   return stages
 }
@@ -152,6 +171,8 @@ export interface DockerfileCheckOptions {
   dockerignore: string
   /** The workspace package the image must deploy, e.g. @zt/url-service. */
   packageName: string
+  /** The `--build-arg` values the image is built with, e.g. { SERVICE: 'url-service' }. */
+  buildArgs?: Readonly<Record<string, string>>
 }
 
 function within(path: string, dir: string): boolean {
@@ -170,7 +191,7 @@ const INSTALLERS = /\b(apt-get|apt|apk|dnf|yum|microdnf|npm|pnpm|yarn|corepack|p
  */
 export function checkDockerfile(text: string, options: DockerfileCheckOptions): string[] {
   const problems: string[] = []
-  const stages = parseDockerfile(text)
+  const stages = parseDockerfile(text, options.buildArgs)
   const final = stages.at(-1)
   if (!final) return ['no FROM instruction']
   if (stages.length < 2) problems.push('not multi-stage: build tools would ship in the image')

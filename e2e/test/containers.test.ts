@@ -13,9 +13,14 @@ const composeFile = join(root, 'docker-compose.yml')
 const dockerignore = readFileSync(join(root, '.dockerignore'), 'utf8')
 const SERVICES = ['frontend', 'api-gateway', 'url-service'] as const
 
-function dockerfile(service: string): string {
-  return readFileSync(join(root, 'services', service, 'Dockerfile'), 'utf8')
-}
+// One Dockerfile builds every service, chosen by the SERVICE build argument.
+const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8')
+const checkOptions = (service: string) => ({
+  contextDir: root,
+  dockerignore,
+  packageName: `@zt/${service}`,
+  buildArgs: { SERVICE: service },
+})
 
 // docker-compose takes seconds to start on a busy machine: resolve the file once.
 let resolved: ComposeConfig | undefined
@@ -169,18 +174,47 @@ t.test('LocalStack creates exactly what the services are pointed at', (t) => {
 })
 
 for (const service of SERVICES) {
-  t.test(`services/${service}/Dockerfile follows the image rules`, (t) => {
-    t.same(
-      checkDockerfile(dockerfile(service), {
-        contextDir: root,
-        dockerignore,
-        packageName: `@zt/${service}`,
-      }),
-      [],
+  t.test(`the Dockerfile with SERVICE=${service} follows the image rules`, (t) => {
+    t.same(checkDockerfile(dockerfile, checkOptions(service)), [])
+    const final = parseDockerfile(dockerfile, { SERVICE: service }).at(-1)
+    t.ok(
+      final?.instructions.some(
+        (i) => i.keyword === 'ENV' && i.args.includes(`OTEL_SERVICE_NAME=${service}`),
+      ),
+      'traces carry the service name by default',
     )
     t.end()
   })
 }
+
+t.test('the Dockerfile builds nothing without a SERVICE', (t) => {
+  t.notMatch(dockerfile, /^ARG SERVICE=/m, 'SERVICE has no default')
+  const steps = parseDockerfile(dockerfile)[0]?.instructions ?? []
+  const guard = steps.findIndex((i) => i.keyword === 'RUN' && i.args.includes('SERVICE'))
+  const install = steps.findIndex((i) => /pnpm install/.test(i.args))
+  t.ok(guard >= 0 && guard < install, 'before pnpm installs anything')
+  // The guard as the build stage's shell runs it, SERVICE from the environment
+  // as the ARG passes it.
+  const run = (service: string | undefined) =>
+    spawnSync('sh', ['-c', steps[guard]?.args ?? 'false'], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, ...(service === undefined ? {} : { SERVICE: service }) },
+    })
+  for (const service of SERVICES) t.equal(run(service).status, 0, `${service} builds`)
+  for (const service of [undefined, '', 'worker', '@zt/url-service']) {
+    const refused = run(service)
+    t.not(refused.status, 0, `SERVICE=${service} stops the build`)
+    t.match(refused.stderr, 'set --build-arg SERVICE=api-gateway|frontend|url-service')
+  }
+  t.same(
+    checkDockerfile(dockerfile, { ...checkOptions('url-service'), buildArgs: {} }).map((p) =>
+      p.replace(/^line \d+: /, ''),
+    ),
+    ['pnpm deploy does not deploy @zt/url-service'],
+    'unresolved, the deploy names no package',
+  )
+  t.end()
+})
 
 t.test('the url-service image carries its migrations (pnpm deploy copies only "files")', (t) => {
   const pkg = JSON.parse(readFileSync(join(root, 'services/url-service/package.json'), 'utf8')) as {
@@ -191,9 +225,9 @@ t.test('the url-service image carries its migrations (pnpm deploy copies only "f
   t.end()
 })
 
-t.test('every image builds from the same pinned bases', (t) => {
+t.test('every image builds from the same pinned bases, whatever its SERVICE', (t) => {
   const bases = SERVICES.map((s) =>
-    parseDockerfile(dockerfile(s))
+    parseDockerfile(dockerfile, { SERVICE: s })
       .map((stage) => stage.from)
       .join(' '),
   )
@@ -201,17 +235,16 @@ t.test('every image builds from the same pinned bases', (t) => {
   t.end()
 })
 
-t.test('images expose the contract ports and start the service entry point', (t) => {
-  const ports: Record<string, string> = {
-    frontend: '8080 9080',
-    'api-gateway': '8000 9000',
-    'url-service': '8443 9443',
-  }
+t.test('images start the service entry point and claim no ports', (t) => {
+  const final = parseDockerfile(dockerfile).at(-1)
+  // One EXPOSE would claim one service's ports for all three; config.ts
+  // defaults, the chart and compose declare each service's own.
+  t.notOk(
+    final?.instructions.some((i) => i.keyword === 'EXPOSE'),
+    'no EXPOSE',
+  )
+  t.equal(final?.instructions.find((i) => i.keyword === 'CMD')?.args, '["dist/server.js"]')
   for (const service of SERVICES) {
-    const final = parseDockerfile(dockerfile(service)).at(-1)
-    const expose = final?.instructions.find((i) => i.keyword === 'EXPOSE')?.args ?? ''
-    t.ok(expose.startsWith(ports[service] ?? '-'), `${service} exposes ${expose}`)
-    t.equal(final?.instructions.find((i) => i.keyword === 'CMD')?.args, '["dist/server.js"]')
     t.ok(
       statSync(join(root, 'services', service, 'src/server.ts'), {
         throwIfNoEntry: false,
@@ -270,22 +303,42 @@ t.test('FROM resolves global ARGs to their defaults', (t) => {
   t.end()
 })
 
-t.test('the Dockerfiles take their bases as ARGs and pnpm from packageManager', (t) => {
+t.test('build args resolve in FROM and in the stages that declare them', (t) => {
+  const ref = (name: string) => `$${'{'}${name}}`
+  const text = [
+    'ARG BASE=a',
+    'ARG SHARED=global',
+    `FROM ${ref('BASE')} AS build`,
+    `RUN echo ${ref('SERVICE')}`,
+    'ARG SERVICE',
+    'ARG SHARED',
+    `RUN echo ${ref('SERVICE')} $SHARED`,
+    `FROM ${ref('BASE')}`,
+    `ENV NAME=${ref('SERVICE')}`,
+  ].join('\n')
+  const stages = parseDockerfile(text, { BASE: 'b', SERVICE: 'frontend' })
+  t.same(
+    stages.map((s) => s.from),
+    ['b', 'b'],
+  )
+  t.same(
+    stages[0]?.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args),
+    [`echo ${ref('SERVICE')}`, 'echo frontend global'],
+    'only after its ARG, and a bare ARG inherits the global default',
+  )
+  t.equal(stages[1]?.instructions[0]?.args, `NAME=${ref('SERVICE')}`, 'a new stage declares again')
+  t.end()
+})
+
+t.test('the Dockerfile takes its bases as ARGs and pnpm from packageManager', (t) => {
   const manager = (
     JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { packageManager: string }
   ).packageManager
   t.match(manager, /^pnpm@\d+\.\d+\.\d+/)
-  for (const service of SERVICES) {
-    const text = dockerfile(service)
-    t.match(text, /^FROM \$\{BUILD_IMAGE\} AS build$/m, `${service}: build base is an ARG`)
-    t.match(text, /^FROM \$\{RUNTIME_IMAGE\}$/m, `${service}: runtime base is an ARG`)
-    t.notMatch(text, /pnpm@\d/, `${service}: no pnpm version of its own`)
-    t.match(
-      text,
-      /packageManager\.split\('\+'\)\[0\]/,
-      `${service}: installs packageManager's pnpm`,
-    )
-  }
+  t.match(dockerfile, /^FROM \$\{BUILD_IMAGE\} AS build$/m, 'build base is an ARG')
+  t.match(dockerfile, /^FROM \$\{RUNTIME_IMAGE\}$/m, 'runtime base is an ARG')
+  t.notMatch(dockerfile, /pnpm@\d/, 'no pnpm version of its own')
+  t.match(dockerfile, /packageManager\.split\('\+'\)\[0\]/, "installs packageManager's pnpm")
   t.end()
 })
 
@@ -297,6 +350,8 @@ t.test('.dockerignore matching', (t) => {
     '.dev/spiffe/bundle.pem',
     'services/api-gateway/test/app.test.ts',
     'scripts/test-all.ts',
+    // Editing it must not change the context, or every layer after COPY . . would rebuild.
+    'Dockerfile',
   ]
   const kept = [
     'pnpm-lock.yaml',
@@ -376,15 +431,11 @@ t.test('the Dockerfile check reports each broken rule', (t) => {
   )
   t.same(mounted, [], 'RUN flags do not hide the deploy command')
 
-  const rootUser = dockerfile('url-service').replace('USER 65532:65532', 'USER 0:0')
-  t.same(
-    checkDockerfile(rootUser, { contextDir: root, dockerignore, packageName: '@zt/url-service' }),
-    ['USER 0:0 is root'],
-  )
-  const wrongPackage = checkDockerfile(dockerfile('frontend'), {
-    contextDir: root,
-    dockerignore,
-    packageName: '@zt/api-gateway',
+  const rootUser = dockerfile.replace('USER 65532:65532', 'USER 0:0')
+  t.same(checkDockerfile(rootUser, checkOptions('url-service')), ['USER 0:0 is root'])
+  const wrongPackage = checkDockerfile(dockerfile, {
+    ...checkOptions('api-gateway'),
+    buildArgs: { SERVICE: 'frontend' },
   })
   t.ok(wrongPackage.some((p) => /does not deploy @zt\/api-gateway/.test(p)))
   t.end()
