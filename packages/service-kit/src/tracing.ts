@@ -103,9 +103,9 @@ export function startTracing(): TracerProvider {
       new FastifyOtelInstrumentation({
         registerOnInitialization: true,
         // One span per request. A span per hook and one for the handler
-        // cost more CPU than the request they describe (a redirect at 10%
-        // sampling: +55% with them; docs/performance.md) and tell an
-        // operator little that the request span and its children do not.
+        // added about 5% to a redirect's CPU at 10% sampling (paired runs,
+        // docs/performance.md) and tell an operator little that the
+        // request span and its children do not.
         instrumentHooks: false,
         instrumentHandler: false,
         ignorePaths: ({ url }) => probedPaths.test(url),
