@@ -52,8 +52,11 @@ ARG SERVICE
 ENV NODE_ENV=production
 # Tracing hooks in before the app's first import, and starts only when an
 # OTLP endpoint is set (OTEL_EXPORTER_OTLP_ENDPOINT); the name is the default
-# (the worker, run from url-service's image, sets its own).
-ENV NODE_OPTIONS=--import=@zt/service-kit/instrument OTEL_SERVICE_NAME=${SERVICE}
+# (the worker, run from url-service's image, sets its own). V8's young
+# generation is capped at 8 MB a semi-space: left to grow to 64 MB, it held
+# about 100 MB of a relaying service's memory for no CPU gained
+# (docs/performance.md). pnpm dev runs the services with the same flags.
+ENV NODE_OPTIONS="--import=@zt/service-kit/instrument --max-semi-space-size=8" OTEL_SERVICE_NAME=${SERVICE}
 WORKDIR /app
 # Code stays owned by root: the service user can read it, never rewrite it.
 COPY --from=build /out/ /app/

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { testAdminUrl } from '@zt/devkit'
+import { serviceNodeArgs, testAdminUrl } from '@zt/devkit'
 import pg from 'pg'
 import t from 'tap'
 import { COMPOSE_MISSING, type ComposeConfig, checkCompose, composeConfig } from '../src/compose.js'
@@ -182,6 +182,15 @@ for (const service of SERVICES) {
         (i) => i.keyword === 'ENV' && i.args.includes(`OTEL_SERVICE_NAME=${service}`),
       ),
       'traces carry the service name by default',
+    )
+    const nodeOptions = final?.instructions
+      .filter((i) => i.keyword === 'ENV')
+      .map((i) => /NODE_OPTIONS="([^"]*)"/.exec(i.args)?.[1])
+      .find((v) => v !== undefined)
+    t.same(
+      nodeOptions?.split(' '),
+      serviceNodeArgs,
+      'Node runs with the flags pnpm dev and the bench use (tracing, the young-generation cap)',
     )
     t.end()
   })

@@ -57,6 +57,7 @@ export {
   type Stack,
   type StackOptions,
   type StackPorts,
+  serviceNodeArgs,
   startStack,
 } from './stack/stack.js'
 export { isPortFree, waitForOk } from './stack/wait.js'
