@@ -1,6 +1,7 @@
 /**
  * Baselines for `pnpm bench`, each in its own process like the services:
- * `hello <port>`: a bare Fastify hello-world;
+ * `hello <port>`: a bare Fastify hello-world (and, read after the runs,
+ * its heap at /heap);
  * `hop <port> <upstream>`: a Fastify app that relays every request to the
  * hello-world over plain HTTP with an undici pool (the hop without mTLS);
  * `hello-mtls <port> <svid dir>`: the hello-world behind SPIFFE mTLS
@@ -10,6 +11,8 @@
  * the stack's dev SVIDs, so the hop over mTLS minus the plain hop is the
  * cost of SPIFFE mTLS alone, without the gateway's validation and hooks.
  */
+
+import { getHeapSpaceStatistics } from 'node:v8'
 import {
   authorizeMemberOf,
   createMtlsServerOptions,
@@ -37,10 +40,27 @@ function relay(app: FastifyInstance, dispatcher: Dispatcher, origin: string): vo
   })
 }
 
+/** prom-client's default heap metrics, computed on demand. */
+function heapMetrics(): string {
+  const memory = process.memoryUsage()
+  return [
+    ...getHeapSpaceStatistics().map(
+      (space) =>
+        `nodejs_heap_space_size_total_bytes{space="${space.space_name.replace(/_space$/, '')}"} ${space.space_size}`,
+    ),
+    `nodejs_heap_size_total_bytes ${memory.heapTotal}`,
+    `nodejs_heap_size_used_bytes ${memory.heapUsed}`,
+    `nodejs_external_memory_bytes ${memory.external}`,
+  ].join('\n')
+}
+
 let app: FastifyInstance
 if (mode === 'hello') {
   app = Fastify({ logger: false })
   app.get('/*', async () => ({ hello: 'world' }))
+  // Read once after the runs: the heap in the names the services' /metrics
+  // use, so the bench splits the bare server's memory the same way.
+  app.get('/heap', async (_request, reply) => reply.type('text/plain').send(heapMetrics()))
 } else if (mode === 'hello-mtls') {
   const svids = await source(upstream)
   const mtls = Fastify({ logger: false, https: createMtlsServerOptions(svids) })

@@ -154,12 +154,12 @@ async function measure(
 }
 
 /**
- * Where a service's anonymous memory is: V8's heap spaces as reserved (the
+ * Where a process's anonymous memory is: V8's heap spaces as reserved (the
  * young generation is "new") and the memory outside the heap, from the
- * Node.js metrics every ops port serves.
+ * Node.js metrics every ops port serves (the hello-world's /heap).
  */
-async function heapSpaces(opsPort: number): Promise<string> {
-  const metrics = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text()
+async function heapSpaces(url: string): Promise<string> {
+  const metrics = await (await fetch(url)).text()
   const mb = (pattern: RegExp) => Number(metrics.match(pattern)?.[1] ?? 0) / 2 ** 20
   const space = (name: string) =>
     mb(new RegExp(`^nodejs_heap_space_size_total_bytes\\{[^}]*space="${name}"[^}]*\\} (\\S+)`, 'm'))
@@ -398,17 +398,18 @@ try {
     'memory after the runs (MB): RSS, of which anonymous (the rest is mostly the shared node binary)',
   )
   const memoryOf = { ...services(), 'hello (baseline)': pid(hello) }
-  const opsPorts: Record<string, number> = {
-    frontend: stack.ports.frontendOps,
-    'api-gateway': stack.ports.apiGatewayOps,
-    'url-service': stack.ports.urlServiceOps,
-    worker: stack.ports.workerOps,
+  const heapUrls: Record<string, string> = {
+    frontend: `http://127.0.0.1:${stack.ports.frontendOps}/metrics`,
+    'api-gateway': `http://127.0.0.1:${stack.ports.apiGatewayOps}/metrics`,
+    'url-service': `http://127.0.0.1:${stack.ports.urlServiceOps}/metrics`,
+    worker: `http://127.0.0.1:${stack.ports.workerOps}/metrics`,
+    'hello (baseline)': `http://127.0.0.1:${helloPort}/heap`,
   }
   for (const [name, list] of Object.entries(memoryOf)) {
     const rss = list.reduce((sum, p) => sum + rssMb(p), 0)
     const anon = list.reduce((sum, p) => sum + anonMb(p), 0)
-    const port = opsPorts[name]
-    const heap = port === undefined ? '' : `  ${await heapSpaces(port)}`
+    const url = heapUrls[name]
+    const heap = url === undefined ? '' : `  ${await heapSpaces(url)}`
     out(`  ${name.padEnd(18)} ${rss.toFixed(1).padStart(6)}  ${anon.toFixed(1).padStart(6)}${heap}`)
   }
   const both = (run: Run) => (run.cpuPer1000.hop ?? 0) + (run.cpuPer1000.hello ?? 0)
