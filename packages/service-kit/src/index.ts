@@ -13,7 +13,7 @@ export {
   problemFrameworkErrors,
   sendProblem,
 } from './problem.js'
-export { createPublicApp, type PublicAppOptions } from './public-app.js'
+export { createPublicApp, type PublicAppOptions, refuseHttp09 } from './public-app.js'
 export {
   activeSpanContext,
   currentTraceparent,

@@ -27,16 +27,22 @@ export function createPublicApp(options: PublicAppOptions): FastifyInstance {
     bodyLimit: options.bodyLimit,
   })
   installProblemHandlers(app)
-  // Node's parser reads a request line that ends before its HTTP version as
-  // HTTP/0.9 and parses the lines after it as headers: a CR LF smuggled into
-  // the target (`GET /r/x\r\nX-Injected: 1 HTTP/1.1`) arrives as a header.
-  // No client of ours speaks HTTP/0.9, so such a request is refused before
-  // any route sees it.
+  refuseHttp09(app)
+  installHttpMetrics(app, options.registry)
+  installTraceResponse(app)
+  return app
+}
+
+/**
+ * Node's parser reads a request line that ends before its HTTP version as
+ * HTTP/0.9 and parses the lines after it as headers: a CR LF smuggled into
+ * the target (`GET /r/x\r\nX-Injected: 1 HTTP/1.1`) arrives as a header.
+ * No client of ours speaks HTTP/0.9, so such a request is refused before
+ * any route sees it. Register it before the other onRequest hooks.
+ */
+export function refuseHttp09(app: FastifyInstance): void {
   app.addHook('onRequest', (request, _reply, done) => {
     if (request.raw.httpVersionMajor >= 1) return done()
     done(new HttpProblem(400, `HTTP/${request.raw.httpVersion} is not supported`))
   })
-  installHttpMetrics(app, options.registry)
-  installTraceResponse(app)
-  return app
 }

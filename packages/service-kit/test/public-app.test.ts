@@ -32,7 +32,7 @@ t.test('a public app answers errors as problem+json and counts every request', a
   t.match(metrics, /http_server_request_duration_seconds_count\{[^}]*status_code="413"[^}]*\} 1/)
 })
 
-t.test('a request line without its HTTP version is refused, its smuggled header unread', async (t) => {
+t.test('HTTP/0.9 is refused before any route, its smuggled header unread', async (t) => {
   const app = createPublicApp({
     service: 'probe',
     logLevel: 'silent',

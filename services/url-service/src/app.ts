@@ -6,6 +6,7 @@ import {
   installJsonBodyParser,
   installProblemHandlers,
   recordSpiffeIds,
+  refuseHttp09,
 } from '@zt/service-kit'
 import { authorizeMemberOf, createMtlsServerOptions, installSpiffe } from '@zt/spiffe'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
@@ -51,6 +52,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   })
   app.setValidatorCompiler(validatorCompiler)
   installProblemHandlers(app)
+  // Only a caller with an SVID gets this far, and it still cannot smuggle a
+  // header past the parser.
+  refuseHttp09(app)
   // A body that is not UTF-8 is refused, not decoded with U+FFFD in the gaps.
   installJsonBodyParser(app)
   if (deps.registry) installHttpMetrics(app, deps.registry)

@@ -234,6 +234,46 @@ t.test('every API route declares its callers', async (t) => {
   t.same(undeclared, [], 'no route relies on the default')
 })
 
+t.test('an HTTP/0.9 request line with a smuggled header never reaches a route', async (t) => {
+  const db = await openDatabase(localConfig(database), { logger: silent })
+  t.teardown(() => db.close())
+  const app = buildApp({
+    db,
+    logger: silent,
+    mtls: { source: service.source, trustDomain: ca.trustDomain, authorizedCallers: [ids.gateway] },
+  })
+  const served: unknown[] = []
+  app.get('/probe', { config: { spiffe: () => undefined } }, async (request) => {
+    served.push(request.headers)
+    return 'served'
+  })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  const port = (app.server.address() as AddressInfo).port
+  const minted = await mintSvid(ca, { id: ids.gateway })
+  // The gateway's own SVID: a trusted caller, sending what Node reads as
+  // HTTP/0.9 with the header X-Injected.
+  const answer = await new Promise<string>((resolve) => {
+    const socket = connect({
+      host: '127.0.0.1',
+      port,
+      cert: minted.certificatesPem,
+      key: minted.keyPem,
+      ca: ca.certificatePem,
+      checkServerIdentity: () => undefined,
+    })
+    let data = ''
+    socket.on('data', (chunk: Buffer) => (data += chunk.toString('latin1')))
+    socket.on('error', () => undefined)
+    socket.on('close', () => resolve(data))
+    socket.on('secureConnect', () =>
+      socket.end('GET /probe\r\nX-Injected: 1 HTTP/1.1\r\nHost: x\r\n\r\n', 'latin1'),
+    )
+  })
+  t.same(served, [], 'the route never ran')
+  if (answer !== '') t.match(answer, /^HTTP\/1\.1 400 /)
+})
+
 t.test('configuration', async (t) => {
   const base = serverEnv()
   const config = loadServerConfig(base)
