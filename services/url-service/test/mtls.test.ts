@@ -214,14 +214,23 @@ t.test('AUTHORIZED_CALLERS decides who the routes admit', async (t) => {
   await asGateway.body?.cancel()
 })
 
-t.test('every API route declares its callers', async (t) => {
-  const db = await openDatabase(localConfig(database), { logger: silent })
-  t.teardown(() => db.close())
-  const app = buildApp({
-    db,
+const appDb = await openDatabase(localConfig(database), { logger: silent })
+t.teardown(() => appDb.close())
+
+/**
+ * buildApp as the service builds it, with the gateway as the one caller;
+ * returned at once, so hooks added next see its routes being registered.
+ */
+function mtlsApp() {
+  return buildApp({
+    db: appDb,
     logger: silent,
     mtls: { source: service.source, trustDomain: ca.trustDomain, authorizedCallers: [ids.gateway] },
   })
+}
+
+t.test('every API route declares its callers', async (t) => {
+  const app = mtlsApp()
   const undeclared: string[] = []
   let routes = 0
   app.addHook('onRoute', (route) => {
@@ -235,13 +244,7 @@ t.test('every API route declares its callers', async (t) => {
 })
 
 t.test('an HTTP/0.9 request line with a smuggled header never reaches a route', async (t) => {
-  const db = await openDatabase(localConfig(database), { logger: silent })
-  t.teardown(() => db.close())
-  const app = buildApp({
-    db,
-    logger: silent,
-    mtls: { source: service.source, trustDomain: ca.trustDomain, authorizedCallers: [ids.gateway] },
-  })
+  const app = mtlsApp()
   const served: unknown[] = []
   app.get('/probe', { config: { spiffe: () => undefined } }, async (request) => {
     served.push(request.headers)
