@@ -16,7 +16,7 @@ export interface PublicAppOptions {
 
 /**
  * The Fastify instance every service that answers the public starts from:
- * the shared options, HTTP/1.x only, problem+json for every error, HTTP
+ * the shared options, no HTTP/0.9, problem+json for every error, HTTP
  * metrics, and a traceresponse on each traced answer.
  */
 export function createPublicApp(options: PublicAppOptions): FastifyInstance {
