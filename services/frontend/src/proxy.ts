@@ -92,7 +92,7 @@ export const gatewayProxy: FastifyPluginAsync<GatewayProxyOptions> = async (app,
         body = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
       }
     } catch (error) {
-      incoming.log.warn({ err: error }, 'api-gateway unreachable')
+      incoming.log.warn({ err: error }, 'api-gateway unreachable, or its answer cut off')
       throw unavailable()
     }
     reply.code(upstream.statusCode)
