@@ -1,7 +1,17 @@
+import { subscribe } from 'node:diagnostics_channel'
 import { FastifyOtelInstrumentation } from '@fastify/otel'
-import { context, propagation, type Span, trace } from '@opentelemetry/api'
+import {
+  context,
+  isSpanContextValid,
+  propagation,
+  ROOT_CONTEXT,
+  type Span,
+  type SpanContext,
+  TraceFlags,
+  trace,
+} from '@opentelemetry/api'
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'
-import { W3CTraceContextPropagator } from '@opentelemetry/core'
+import { suppressTracing, W3CTraceContextPropagator } from '@opentelemetry/core'
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http'
 import { registerInstrumentations } from '@opentelemetry/instrumentation'
 import { AwsInstrumentation } from '@opentelemetry/instrumentation-aws-sdk'
@@ -18,6 +28,7 @@ import {
   TraceIdRatioBasedSampler,
   TracerProvider,
 } from '@opentelemetry/sdk-trace'
+import type { FastifyInstance } from 'fastify'
 import { type SpiffeIds, spiffeAttributes, spiffeIdsKey } from './trace-context.js'
 
 /**
@@ -47,26 +58,93 @@ const withoutQuery: SpanProcessor = {
   shutdown: async () => undefined,
 }
 
+/** The sampler, and what it decides before any span exists. */
+interface Sampling {
+  sampler: Sampler
+  /**
+   * False when no span under this parent (undefined: none) can be
+   * recorded, whatever its trace id: the request need not be traced at all.
+   */
+  mayRecord(parent: SpanContext | undefined): boolean
+}
+
 /**
  * OTEL_TRACES_SAMPLER as the specification names them; parentbased_always_on
  * (follow the caller, keep every new trace) when unset or unknown.
  */
-function samplerFromEnv(): Sampler {
-  const ratio = new TraceIdRatioBasedSampler(number('OTEL_TRACES_SAMPLER_ARG') ?? 1)
+function samplingFromEnv(): Sampling {
+  const ratio = number('OTEL_TRACES_SAMPLER_ARG') ?? 1
+  const byRatio = new TraceIdRatioBasedSampler(ratio)
+  // ParentBasedSampler's defaults: a sampled parent is followed, an
+  // unsampled one too; only a span without a parent asks the root sampler.
+  const parentBased = (root: Sampler, rootMayRecord: boolean): Sampling => ({
+    sampler: new ParentBasedSampler({ root }),
+    mayRecord: (parent) =>
+      parent === undefined ? rootMayRecord : (parent.traceFlags & TraceFlags.SAMPLED) !== 0,
+  })
   switch (process.env.OTEL_TRACES_SAMPLER) {
     case 'always_on':
-      return new AlwaysOnSampler()
+      return { sampler: new AlwaysOnSampler(), mayRecord: () => true }
     case 'always_off':
-      return new AlwaysOffSampler()
+      return { sampler: new AlwaysOffSampler(), mayRecord: () => false }
     case 'traceidratio':
-      return ratio
+      return { sampler: byRatio, mayRecord: () => ratio > 0 }
     case 'parentbased_always_off':
-      return new ParentBasedSampler({ root: new AlwaysOffSampler() })
+      return parentBased(new AlwaysOffSampler(), false)
     case 'parentbased_traceidratio':
-      return new ParentBasedSampler({ root: ratio })
+      return parentBased(byRatio, ratio > 0)
     default:
-      return new ParentBasedSampler({ root: new AlwaysOnSampler() })
+      return parentBased(new AlwaysOnSampler(), true)
   }
+}
+
+/**
+ * A request the sampler cannot record is not traced at all: no server span,
+ * so pg records none of its queries and undici none of its calls (below),
+ * and it runs with tracing suppressed, so anything else it calls gets the
+ * SDK's empty span without sampling, ids or attributes. At 10% sampling
+ * nine requests in ten are such requests (what that saves, and what
+ * tracing still costs: docs/performance.md).
+ *
+ * Fastify announces each new app on this channel; subscribed before
+ * @fastify/otel is, this hook is the app's first, and calls the next one,
+ * @fastify/otel's, at once: that one asks `ignorePaths` (below) whether to
+ * start a span, and the answer is the decision made here, which it cannot
+ * make itself: it is not shown the request's headers.
+ */
+let unrecordable = false
+
+function traceOnlyRecordableRequests(sampling: Sampling): void {
+  subscribe('fastify.initialization', (message) => {
+    const { fastify } = message as { fastify: FastifyInstance }
+    fastify.addHook('onRequest', (request, _reply, done) => {
+      const parent = trace.getSpanContext(propagation.extract(ROOT_CONTEXT, request.headers))
+      unrecordable = !sampling.mayRecord(parent)
+      if (!unrecordable) return done()
+      context.with(suppressTracing(context.active()), done)
+    })
+  })
+}
+
+function skipRequestSpan(url: string): boolean {
+  const skip = unrecordable || probedPaths.test(url)
+  unrecordable = false
+  return skip
+}
+
+/**
+ * undici's instrumentation records a call only inside a sampled span: a
+ * call outside one would otherwise pay for a span nobody keeps (URL parsed,
+ * attributes built, headers scanned), or, outside any request, start a
+ * trace of its own. A call inside an unsampled span still tells the service
+ * behind it that the trace is not sampled, so that it does not start one.
+ */
+function recordOnlySampledCalls(request: { addHeader(name: string, value: string): unknown }) {
+  const span = trace.getActiveSpan()?.spanContext()
+  if (span === undefined || !isSpanContextValid(span)) return true
+  if ((span.traceFlags & TraceFlags.SAMPLED) !== 0) return false
+  request.addHeader('traceparent', `00-${span.traceId}-${span.spanId}-00`)
+  return true
 }
 
 function number(name: string): number | undefined {
@@ -83,9 +161,10 @@ function number(name: string): number | undefined {
  */
 export function startTracing(): TracerProvider {
   const delay = number('OTEL_BSP_SCHEDULE_DELAY')
+  const sampling = samplingFromEnv()
   const provider = new TracerProvider({
     resource: detectResources({ detectors: [envDetector] }),
-    sampler: samplerFromEnv(),
+    sampler: sampling.sampler,
     spanProcessors: [
       withoutQuery,
       new BatchSpanProcessor({
@@ -97,6 +176,7 @@ export function startTracing(): TracerProvider {
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())
   propagation.setGlobalPropagator(new W3CTraceContextPropagator())
   trace.setGlobalTracerProvider(provider)
+  traceOnlyRecordableRequests(sampling)
   registerInstrumentations({
     tracerProvider: provider,
     instrumentations: [
@@ -108,9 +188,10 @@ export function startTracing(): TracerProvider {
         // request span and its children do not.
         instrumentHooks: false,
         instrumentHandler: false,
-        ignorePaths: ({ url }) => probedPaths.test(url),
+        ignorePaths: ({ url }) => skipRequestSpan(url),
       }),
       new UndiciInstrumentation({
+        ignoreRequestHook: recordOnlySampledCalls,
         // Called in the caller's context, where withSpiffeIds put the ids.
         requestHook: (span) => {
           const ids = context.active().getValue(spiffeIdsKey) as SpiffeIds | undefined

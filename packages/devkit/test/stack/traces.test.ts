@@ -180,3 +180,70 @@ t.test(
     )
   },
 )
+
+t.test(
+  'a redirect the edge leaves unsampled is traced nowhere, though the services behind it would start traces',
+  async (t) => {
+    const stateDir = await mkdtemp(join(tmpdir(), 'zt-traces-'))
+    await chmod(stateDir, 0o755)
+    const fast = { OTEL_BSP_SCHEDULE_DELAY: '100' }
+    const stack = await startStack({
+      root,
+      stateDir,
+      ports: await randomPorts(),
+      tracing: true,
+      env: {
+        // A ratio no trace id falls under in practice: the edge samples nothing.
+        frontend: {
+          ...fast,
+          OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+          OTEL_TRACES_SAMPLER_ARG: '0.000000000001',
+        },
+        // pnpm dev's default, parentbased_always_on: a request that reached
+        // them without word that its trace is unsampled would be recorded.
+        'api-gateway': fast,
+        'url-service': fast,
+      },
+      output: () => undefined,
+    })
+    t.teardown(async () => {
+      await stack.stop()
+      await rm(stateDir, { recursive: true, force: true })
+    })
+
+    const created = await fetch(`${stack.frontendUrl}/api/urls`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ url: 'https://example.com/unsampled' }),
+    })
+    t.equal(created.status, 201)
+    const { code } = (await created.json()) as { code: string }
+    for (let i = 0; i < 3; i++) {
+      const redirect = await fetch(`${stack.frontendUrl}/r/${code}`, { redirect: 'manual' })
+      t.equal(redirect.status, 302)
+      t.equal(redirect.headers.get('traceresponse'), null, 'no trace to name')
+    }
+
+    // The same redirect sent to the gateway directly starts a trace there;
+    // once it is exported, anything the calls above recorded would be too.
+    const direct = await fetch(`${stack.apiGatewayUrl}/r/${code}`, { redirect: 'manual' })
+    const directTrace = traceresponse.exec(direct.headers.get('traceresponse') ?? '')?.[1]
+    t.ok(directTrace, 'the gateway records a request that comes without trace context')
+    const spans = await spansOf(stack.tracesFile, undefined, (all) =>
+      ['api-gateway', 'url-service'].every((name) =>
+        all.some((span) => span.traceId === directTrace && span.service === name),
+      ),
+    )
+    const requests = spans.filter(
+      (span) =>
+        span.traceId !== directTrace &&
+        ['frontend', 'api-gateway', 'url-service'].includes(span.service) &&
+        (span.name === 'request' || /^(GET|POST|pg)/.test(span.name)),
+    )
+    t.same(
+      requests.map((span) => `${span.service} ${span.name}`),
+      [],
+      'the edge told each service behind it that the trace is not sampled',
+    )
+  },
+)
