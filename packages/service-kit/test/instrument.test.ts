@@ -131,9 +131,9 @@ t.test('a sampled caller is followed, by a service that starts no trace itself',
   t.match(seen.upstreamTraceparent, new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`))
 })
 
-// At 10% sampling nine requests in ten are not recorded; before these
-// tests' behaviour, each still paid for a server span, a span per call and
-// per query, and made tracing cost a fifth of a redirect (docs/performance.md).
+// At 10% sampling nine requests in ten are not recorded. Such a request
+// used to start a server span, a span per call and one per query, all
+// thrown away; these tests pin that it starts none.
 t.test('a request its caller did not sample is not traced here at all', async (t) => {
   const otlp = await receiver(t)
   const seen = await runApp({

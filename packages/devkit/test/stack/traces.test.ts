@@ -1,9 +1,9 @@
 import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { type ExportedSpan, parseOtlpLines } from '../../src/otlp-json.js'
-import { randomPorts, startStack } from '../../src/stack/stack.js'
+import { randomPorts, type Stack, type StackOptions, startStack } from '../../src/stack/stack.js'
 import { formatTraces } from '../../src/trace-tree.js'
 
 // A whole stack starts here: more than the default 30 s on a busy machine.
@@ -29,32 +29,42 @@ async function spansOf(
   }
 }
 
+/** A stack with tracing on, stopped and its state removed when the test ends. */
+async function tracedStack(t: Test, env: StackOptions['env']) {
+  const stateDir = await mkdtemp(join(tmpdir(), 'zt-traces-'))
+  // embedded PostgreSQL initialises its data as another user when run as root.
+  await chmod(stateDir, 0o755)
+  const stack = await startStack({
+    root,
+    stateDir,
+    ports: await randomPorts(),
+    tracing: true,
+    ...(env ? { env } : {}),
+    output: () => undefined,
+  })
+  t.teardown(async () => {
+    await stack.stop()
+    await rm(stateDir, { recursive: true, force: true })
+  })
+  return stack
+}
+
+/** A short link made through the frontend; its code. */
+async function shorten(t: Test, stack: Stack, url: string): Promise<string> {
+  const created = await fetch(`${stack.frontendUrl}/api/urls`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ url }),
+  })
+  t.equal(created.status, 201)
+  return ((await created.json()) as { code: string }).code
+}
+
 t.test(
   'one redirect is one trace across frontend, gateway, url-service and PostgreSQL',
   async (t) => {
-    const stateDir = await mkdtemp(join(tmpdir(), 'zt-traces-'))
-    // embedded PostgreSQL initialises its data as another user when run as root.
-    await chmod(stateDir, 0o755)
-    const stack = await startStack({
-      root,
-      stateDir,
-      ports: await randomPorts(),
-      tracing: true,
-      env: { frontend: { OTEL_BSP_SCHEDULE_DELAY: '100' } },
-      output: () => undefined,
-    })
-    t.teardown(async () => {
-      await stack.stop()
-      await rm(stateDir, { recursive: true, force: true })
-    })
-
-    const created = await fetch(`${stack.frontendUrl}/api/urls`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ url: 'https://example.com/traced' }),
-    })
-    t.equal(created.status, 201)
-    const { code } = (await created.json()) as { code: string }
+    const stack = await tracedStack(t, { frontend: { OTEL_BSP_SCHEDULE_DELAY: '100' } })
+    const code = await shorten(t, stack, 'https://example.com/traced')
 
     // A client's own trace context, sampled: the public edge must not adopt it.
     const chosen = '4bf92f3577b34da6a3ce929d0e0e4736'
@@ -184,40 +194,20 @@ t.test(
 t.test(
   'a redirect the edge leaves unsampled is traced nowhere, though the services behind it would start traces',
   async (t) => {
-    const stateDir = await mkdtemp(join(tmpdir(), 'zt-traces-'))
-    await chmod(stateDir, 0o755)
     const fast = { OTEL_BSP_SCHEDULE_DELAY: '100' }
-    const stack = await startStack({
-      root,
-      stateDir,
-      ports: await randomPorts(),
-      tracing: true,
-      env: {
-        // A ratio no trace id falls under in practice: the edge samples nothing.
-        frontend: {
-          ...fast,
-          OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
-          OTEL_TRACES_SAMPLER_ARG: '0.000000000001',
-        },
-        // pnpm dev's default, parentbased_always_on: a request that reached
-        // them without word that its trace is unsampled would be recorded.
-        'api-gateway': fast,
-        'url-service': fast,
+    const stack = await tracedStack(t, {
+      // A ratio no trace id falls under in practice: the edge samples nothing.
+      frontend: {
+        ...fast,
+        OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+        OTEL_TRACES_SAMPLER_ARG: '0.000000000001',
       },
-      output: () => undefined,
+      // pnpm dev's default, parentbased_always_on: a request that reached
+      // them without word that its trace is unsampled would be recorded.
+      'api-gateway': fast,
+      'url-service': fast,
     })
-    t.teardown(async () => {
-      await stack.stop()
-      await rm(stateDir, { recursive: true, force: true })
-    })
-
-    const created = await fetch(`${stack.frontendUrl}/api/urls`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ url: 'https://example.com/unsampled' }),
-    })
-    t.equal(created.status, 201)
-    const { code } = (await created.json()) as { code: string }
+    const code = await shorten(t, stack, 'https://example.com/unsampled')
     for (let i = 0; i < 3; i++) {
       const redirect = await fetch(`${stack.frontendUrl}/r/${code}`, { redirect: 'manual' })
       t.equal(redirect.status, 302)
