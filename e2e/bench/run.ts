@@ -609,7 +609,7 @@ try {
       text: `${percent(median(list))} (rounds: ${list.map(percent).join(', ')})`,
     }
   }
-  const [, tenPercent, everything, info] = [0, 1, 2, 3].map(overhead)
+  const [, tenPercent, everything, info] = settings.map((_, i) => overhead(i))
   goals.push({
     goal: `tracing at the default ratio adds <= 10% CPU per redirect (issue 17; median of ${costRounds} rounds)`,
     measured: `${tenPercent?.text}; 100% sampled: ${everything?.text}`,
