@@ -21,28 +21,12 @@ import { postJson } from '../src/http.js'
 import { commandLine, descendants } from '../src/processes.js'
 import { repoRoot } from '../src/root.js'
 import { startE2eStack } from '../src/stack.js'
+import { measureCosts } from './cost.js'
+import { cpuSeconds, median } from './measure.js'
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 6)
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 16)
 const out = (line = '') => process.stdout.write(`${line}\n`)
-const ticks = 100 // USER_HZ on Linux
-
-function cpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return (Number(fields[11]) + Number(fields[12])) / ticks
-  } catch {
-    return 0
-  }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2
-}
-
 function rssMb(pid: number): number {
   try {
     const kb = Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)?.[1])
@@ -487,131 +471,25 @@ try {
       ...(c.name === 'saturated' ? { met: c.messages <= 20 && c.records <= 20 } : {}),
     })),
   ]
-  // What tracing and request logging cost (issues 17 and 14): the redirect
-  // on one fresh stack per setting: tracing off, at the chart's default
-  // ratio, at 100%, and logging at info. The main stack stops first. Each
-  // setting is loaded at the same time as tracing off, both at one fixed
-  // rate, and judged against it: this machine's other load moves runs
-  // minutes apart by a fifth, and here it falls on both alike. The rate is
-  // one neither stack saturates at: saturated, the slower setting's lower
-  // rate alone raises every process's CPU per request (PostgreSQL's too,
-  // which traces nothing). Spans go to each stack's OTLP receiver in this
-  // process: the services' cost is measured, not the collector's.
+  // What tracing and request logging cost (issues 17 and 14), on fresh
+  // stacks in pairs (cost.ts): the main stack and the baselines stop
+  // first, so that only the pair runs.
   await db.end().catch(() => undefined)
   await stack.stop()
-  const settings = [
-    { label: 'tracing off' },
-    { label: 'tracing on, 10% sampled (the chart default)', ratio: '0.1' },
-    { label: 'tracing on, 100% sampled', ratio: '1' },
-    { label: 'LOG_LEVEL=info (tracing off)', logLevel: 'info' },
-  ]
-  const costRounds = Number(process.env.BENCH_COST_ROUNDS ?? 3)
-  const costRate = Math.max(25, Math.floor((rate * 0.6) / 2))
-  const startSetting = async ({
-    ratio,
-    logLevel = 'warn',
-  }: {
-    ratio?: string
-    logLevel?: string
-  }) => {
-    // The chart leaves the batch delay at the SDK's 5 s. pnpm dev's 1 s
-    // exports five times as often, which cost more in paired runs
-    // (docs/performance.md, "Round three").
-    const sampler =
-      ratio === undefined
-        ? {}
-        : {
-            OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
-            OTEL_TRACES_SAMPLER_ARG: ratio,
-            OTEL_BSP_SCHEDULE_DELAY: '5000',
-          }
-    const fresh = await startE2eStack({
-      logLevel,
-      compiled,
-      tracing: ratio !== undefined,
-      env: {
-        'api-gateway': { RATE_LIMIT_MAX: '100000000', ...sampler },
-        frontend: sampler,
-        'url-service': sampler,
-        worker: sampler,
-      },
-    })
-    const link = await postJson(`${fresh.apiGatewayUrl}/api/urls`, {
-      url: 'https://example.com/bench',
-      alias,
-    })
-    if (link.status !== 201) throw new Error(`could not create the bench link: ${link.body}`)
-    return fresh
-  }
-  type Fresh = Awaited<ReturnType<typeof startSetting>>
-  /** Each stack's own processes: its services, its PostgreSQL postmaster (by port) and backends. */
-  const pidsOf = (fresh: Fresh) => {
-    const postmaster = descendants(process.pid).find((p) =>
-      new RegExp(`postgres .*-p ${fresh.ports.postgres}( |$)`).test(commandLine(p)),
-    )
-    return [
-      ...serviceNames.flatMap((name) => pid(fresh.processes[name])),
-      ...(postmaster === undefined ? [] : [postmaster, ...descendants(postmaster)]),
-    ]
-  }
-  /** The redirect on these stacks at the same time; CPU s per 1000 redirects and rps for each. */
-  const loadTogether = async (stacks: Fresh[]) => {
-    const urls = stacks.map((fresh) => `${fresh.frontendUrl}/r/${alias}`)
-    const before = stacks.map((fresh) => pidsOf(fresh).reduce((t, p) => t + cpuSeconds(p), 0))
-    const results = await Promise.all(
-      urls.map((url) =>
-        autocannon({ url, connections: 4, duration: seconds, overallRate: costRate }),
-      ),
-    )
-    return stacks.map((fresh, i) => {
-      const total = Math.max(results[i]?.requests.total ?? 0, 1)
-      const used = pidsOf(fresh).reduce((t, p) => t + cpuSeconds(p), 0) - (before[i] ?? 0)
-      return { cost: (used / total) * 1000, rps: results[i]?.requests.average ?? 0 }
-    })
-  }
+  for (const p of baselines) await p.stop('SIGTERM', 5000)
   out()
-  out(
-    `each setting on a fresh stack, loaded together with tracing off at ${costRate} rps each, ${costRounds} rounds (CPU s per 1000 redirects, all processes):`,
-  )
-  /** Per setting after the first: each round's cost over tracing off's in the same pair. */
-  const ratios: number[][] = settings.map(() => [])
-  for (let round = 0; round < costRounds; round++) {
-    const stacks: Fresh[] = []
-    try {
-      for (const setting of settings) stacks.push(await startSetting(setting))
-      // Each warmed alone, as long as a measured run: a stack loaded for the
-      // first time costs more while its code is compiled, and tracing off is
-      // loaded again in every pair.
-      for (const fresh of stacks) {
-        const url = `${fresh.frontendUrl}/r/${alias}`
-        await autocannon({ url, connections: 4, duration: seconds, overallRate: costRate })
-      }
-      const [off, ...others] = stacks
-      if (off === undefined) throw new Error('no stack to compare with')
-      const line: string[] = []
-      for (const [i, other] of others.entries()) {
-        const [base, measured] = await loadTogether([off, other])
-        ratios[i + 1]?.push((measured?.cost ?? 0) / (base?.cost ?? 1) - 1)
-        line.push(
-          `${settings[i + 1]?.label} ${measured?.cost.toFixed(3)} (${measured?.rps.toFixed(0)} rps) vs off ${base?.cost.toFixed(3)} (${base?.rps.toFixed(0)} rps)`,
-        )
-      }
-      out(`  round ${round + 1}: ${line.join('; ')}`)
-    } finally {
-      for (const fresh of stacks) await fresh.stop()
-    }
-  }
-  const overhead = (i: number) => {
-    const list = ratios[i] ?? []
-    const percent = (r: number) => `${r >= 0 ? '+' : ''}${(r * 100).toFixed(1)}%`
-    return {
-      median: median(list),
-      text: `${percent(median(list))} (rounds: ${list.map(percent).join(', ')})`,
-    }
-  }
-  const [, tenPercent, everything, info] = settings.map((_, i) => overhead(i))
+  const costs = await measureCosts({
+    seconds,
+    rate: Math.max(25, Math.floor((rate * 0.6) / 2)),
+    runs: Number(process.env.BENCH_COST_RUNS ?? 5),
+    compiled,
+    out,
+  })
+  const cost = (ratio?: string, logLevel?: string) =>
+    costs.find((c) => c.setting.ratio === ratio && c.setting.logLevel === logLevel)
+  const [tenPercent, everything, info] = [cost('0.1'), cost('1'), cost(undefined, 'info')]
   goals.push({
-    goal: `tracing at the default ratio adds <= 10% CPU per redirect (issue 17; median of ${costRounds} rounds)`,
+    goal: 'tracing at the default ratio adds <= 10% CPU per redirect (issue 17; median of the runs)',
     measured: `${tenPercent?.text}; 100% sampled: ${everything?.text}`,
     met: (tenPercent?.median ?? 1) <= 0.1,
   })
