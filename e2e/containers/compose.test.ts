@@ -130,6 +130,23 @@ t.test('docker compose up: a link, its redirect, the click counted, then down -v
     t.comment(up.stderr.slice(-3000))
     const logs = await compose(['logs', '--no-color', '--tail=30'])
     t.comment(logs.stdout)
+    // How each container ended: a crash, the kernel's OOM killer and a
+    // restart look alike in the logs above.
+    const ids = await podman([
+      'ps',
+      '-a',
+      '--filter',
+      `label=com.docker.compose.project=${project}`,
+      '--format',
+      '{{.ID}}',
+    ])
+    const ended = await podman([
+      'inspect',
+      ...ids.stdout.split('\n').filter(Boolean),
+      '--format',
+      '{{.Name}} {{.State.Status}} exit={{.State.ExitCode}} oom={{.State.OOMKilled}} restarts={{.RestartCount}} {{.State.Error}}',
+    ])
+    t.comment(ended.stdout + ended.stderr)
   }
   t.equal(up.status, 0, `docker-compose up -d (${((Date.now() - started) / 1000).toFixed(0)} s)`)
   if (up.status !== 0) return

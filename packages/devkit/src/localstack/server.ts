@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { readdir, stat } from 'node:fs/promises'
-import { createServer, type Server } from 'node:http'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { startFauxqs } from 'fauxqs'
@@ -68,7 +68,7 @@ export async function startLocalstackStandin(
   const secrets = new SecretsStore()
   const scripts: InitScript[] = []
   let completed = false
-  const server: Server = createServer(async (req, res) => {
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = []
     for await (const chunk of req) chunks.push(chunk as Buffer)
     const body = Buffer.concat(chunks)
@@ -100,6 +100,16 @@ export async function startLocalstackStandin(
       return
     }
     relay(req, res, body)
+  }
+  // A request that fails (a client gone mid-body) is that request's
+  // failure: thrown out of the handler it would end the process, and with
+  // it the container every service depends on.
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      log(`${req.method} ${req.url}: ${String(error)}`)
+      if (!res.headersSent) res.writeHead(500)
+      res.end()
+    })
   })
   server.listen(options.port ?? 4566, options.host ?? '0.0.0.0')
   await once(server, 'listening')

@@ -1,4 +1,6 @@
+import { once } from 'node:events'
 import { chmod, copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -121,3 +123,28 @@ t.test(
     t.equal((received.body.Messages as { Body: string }[])[0]?.Body, 'hello')
   },
 )
+
+t.test('a client gone halfway through its request leaves the stand-in serving', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'zt-localstack-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const lines: string[] = []
+  const standin = await startLocalstackStandin({
+    host: '127.0.0.1',
+    port: 0,
+    localstackHost: 'localstack:4566',
+    readyDir: dir,
+    log: (line) => lines.push(line),
+  })
+  t.teardown(() => standin.close())
+  await standin.initialised
+  const socket = connect(Number(new URL(standin.url).port), '127.0.0.1')
+  await once(socket, 'connect')
+  socket.write('POST / HTTP/1.1\r\nhost: localstack\r\ncontent-length: 100\r\n\r\n{"Que')
+  // Long enough for the server to start reading the body it will not get.
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  socket.destroy()
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  const health = await fetch(`${standin.url}/_localstack/health`)
+  t.equal(health.status, 200, 'still answering')
+  t.match(lines.join('\n'), /POST \/: .*aborted/i, 'the failed request is logged')
+})
