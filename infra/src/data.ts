@@ -1,8 +1,11 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib'
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch'
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions'
 import * as ec2 from 'aws-cdk-lib/aws-ec2'
 import type * as kms from 'aws-cdk-lib/aws-kms'
 import * as rds from 'aws-cdk-lib/aws-rds'
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager'
+import type * as sns from 'aws-cdk-lib/aws-sns'
 import * as sqs from 'aws-cdk-lib/aws-sqs'
 import { Construct } from 'constructs'
 import { AppLogin } from './db-login.js'
@@ -21,6 +24,8 @@ export interface DataProps {
   readonly key: kms.IKey
   readonly instanceType: string
   readonly deletionProtection: boolean
+  /** Where the dead-letter queue's alarm goes (the stack's alarm topic). */
+  readonly alarmTopic: sns.ITopic
 }
 
 /** PostgreSQL (RDS) with its two secrets, and the events queue with its DLQ. */
@@ -115,5 +120,22 @@ export class Data extends Construct {
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: 5 },
       enforceSSL: true,
     })
+
+    // A message reaches the DLQ outside any process (the redrive policy), so
+    // no service metric can see it, and each one is clicks not counted until
+    // an operator redrives it (docs/events.md): one is enough to alarm on.
+    const dlqAlarm = new cloudwatch.Alarm(this, 'EventsDlqNotEmpty', {
+      alarmDescription:
+        'Events the worker failed on five times are in the dead-letter queue: their clicks are not counted until they are redriven',
+      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(5),
+        statistic: 'Maximum',
+      }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    })
+    dlqAlarm.addAlarmAction(new cwActions.SnsAction(props.alarmTopic))
   }
 }

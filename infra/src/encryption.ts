@@ -55,6 +55,7 @@ export class Encryption extends Construct {
   readonly secretsKey: kms.Key
   /** RDS storage, the database secrets and the SQS queues. */
   readonly dataKey: kms.Key
+  /** The stack's alarms: the keys' (here) and the dead-letter queue's (data.ts). */
   readonly alarmTopic: sns.Topic
 
   constructor(scope: Construct, id: string, props: EncryptionProps) {
@@ -109,8 +110,10 @@ export class Encryption extends Construct {
       removalPolicy: RemovalPolicy.RETAIN,
     })
 
+    // The id is older than the DLQ's alarm; a new one would replace the
+    // topic, and with it every confirmed subscription.
     this.alarmTopic = new sns.Topic(this, 'KeyAlarmTopic', {
-      displayName: 'KMS key disabled or scheduled for deletion',
+      displayName: 'Zero Trust on EKS alarms',
       enforceSSL: true,
     })
     if (props.alarmEmail) {

@@ -143,6 +143,7 @@ export class ZeroTrustEksStack extends Stack {
       key: encryption.dataKey,
       instanceType: config.dbInstanceType,
       deletionProtection: config.deletionProtection,
+      alarmTopic: encryption.alarmTopic,
     })
     // Pods use their node's security groups (VPC CNI without SG-for-pods),
     // and managed nodes carry the cluster security group.
@@ -249,7 +250,11 @@ export class ZeroTrustEksStack extends Stack {
       'Configure kubectl (needs network access to the endpoint and an access entry)',
     )
     out('EksSecretsKeyArn', encryption.secretsKey.keyArn, 'KMS key encrypting Kubernetes Secrets')
-    out('KeyAlarmTopicArn', encryption.alarmTopic.topicArn, 'SNS topic for KMS key alarms')
+    out(
+      'AlarmTopicArn',
+      encryption.alarmTopic.topicArn,
+      "SNS topic for the stack's alarms (KMS keys, events dead-letter queue)",
+    )
     out('EventsQueueUrl', data.queue.queueUrl, 'SQS events queue (EVENTS_QUEUE_URL)')
     out('EventsDeadLetterQueueUrl', data.deadLetterQueue.queueUrl, 'SQS dead-letter queue')
     out('DbSecretArn', data.appSecret.secretArn, 'Application DB secret (DB_SECRET_ARN)')

@@ -105,7 +105,7 @@ t.test('disabling or scheduling deletion of a key raises an alarm', async (t) =>
     },
   })
   t.same(rule.props.Targets, [{ Arn: ref(topicId), Id: 'Target0' }])
-  const alarm = only(s, 'AWS::CloudWatch::Alarm')
+  const alarm = only(s, 'AWS::CloudWatch::Alarm', 'EncryptionKeyStateAlarm')
   t.match(alarm.props, {
     Namespace: 'AWS/Events',
     MetricName: 'TriggeredRules',
@@ -114,6 +114,25 @@ t.test('disabling or scheduling deletion of a key raises an alarm', async (t) =>
     ComparisonOperator: 'GreaterThanOrEqualToThreshold',
     AlarmActions: [ref(topicId)],
   })
+})
+
+t.test('a message in the dead-letter queue raises an alarm on the same topic', async (t) => {
+  const topicId = only(s, 'AWS::SNS::Topic').id
+  const dlq = only(s, 'AWS::SQS::Queue', 'DataEventsDlq')
+  t.same(idsOf(s, 'AWS::CloudWatch::Alarm').length, 2, 'the key alarm and this one')
+  const alarm = only(s, 'AWS::CloudWatch::Alarm', 'DataEventsDlqNotEmpty')
+  t.match(alarm.props, {
+    Namespace: 'AWS/SQS',
+    MetricName: 'ApproximateNumberOfMessagesVisible',
+    Dimensions: [{ Name: 'QueueName', Value: getAtt(dlq.id, 'QueueName') }],
+    Statistic: 'Maximum',
+    Threshold: 1,
+    ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    EvaluationPeriods: 1,
+    TreatMissingData: 'notBreaching',
+    AlarmActions: [ref(topicId)],
+  })
+  t.same(s.outputs.AlarmTopicArn?.Value, ref(topicId), 'the topic is an output')
 })
 
 t.test('private endpoint only by default; control-plane logs all on', async (t) => {
