@@ -97,20 +97,25 @@ export function relayToSqs(server: FauxqsServer, options: SqsRelayOptions) {
         path: req.url,
         headers: { ...req.headers, 'content-length': String(body.length) },
       },
-      async (answer) => {
+      (answer) => {
         const chunks: Buffer[] = []
-        for await (const chunk of answer) chunks.push(chunk as Buffer)
-        const out = Buffer.from(
-          rewriteAnswer(
-            Buffer.concat(chunks).toString('utf8'),
-            String(answer.headers['content-type'] ?? ''),
-          ),
-        )
-        res.writeHead(answer.statusCode ?? 502, {
-          ...answer.headers,
-          'content-length': String(out.length),
+        answer.on('data', (chunk: Buffer) => chunks.push(chunk))
+        // fauxqs gone mid-answer: the client's call fails, as it would
+        // against SQS, and the process relaying it carries on.
+        answer.on('error', () => res.destroy())
+        answer.on('end', () => {
+          const out = Buffer.from(
+            rewriteAnswer(
+              Buffer.concat(chunks).toString('utf8'),
+              String(answer.headers['content-type'] ?? ''),
+            ),
+          )
+          res.writeHead(answer.statusCode ?? 502, {
+            ...answer.headers,
+            'content-length': String(out.length),
+          })
+          res.end(out)
         })
-        res.end(out)
       },
     )
     upstream.on('error', () => {
