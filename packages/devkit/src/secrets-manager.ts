@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import { once } from 'node:events'
 import { createServer, type IncomingHttpHeaders } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { requestListener } from './request-listener.js'
 
 /**
  * The part of AWS Secrets Manager that database credentials and their
@@ -274,38 +275,40 @@ export async function startLocalSecretsManager(
 ): Promise<LocalSecretsManager> {
   const store = options.store ?? new SecretsStore()
   const requests: RecordedRequest[] = []
-  const server = createServer(async (req, res) => {
-    const chunks: Buffer[] = []
-    for await (const chunk of req) chunks.push(chunk as Buffer)
-    const request = readSecretsManagerRequest(
-      req.headers['x-amz-target'],
-      Buffer.concat(chunks).toString('utf8'),
-    )
-    res.setHeader('content-type', 'application/x-amz-json-1.1')
-    let answer: Answer
-    if (!request) {
-      answer = {
-        status: 400,
-        body: { __type: 'UnknownOperationException', message: 'not a Secrets Manager request' },
+  const server = createServer(
+    requestListener(async (req, res) => {
+      const chunks: Buffer[] = []
+      for await (const chunk of req) chunks.push(chunk as Buffer)
+      const request = readSecretsManagerRequest(
+        req.headers['x-amz-target'],
+        Buffer.concat(chunks).toString('utf8'),
+      )
+      res.setHeader('content-type', 'application/x-amz-json-1.1')
+      let answer: Answer
+      if (!request) {
+        answer = {
+          status: 400,
+          body: { __type: 'UnknownOperationException', message: 'not a Secrets Manager request' },
+        }
+      } else if (
+        !String(req.headers.authorization ?? '').startsWith('AWS4-HMAC-SHA256 Credential=')
+      ) {
+        // Any signature is accepted, but an unsigned request is refused as AWS does.
+        answer = {
+          status: 400,
+          body: {
+            __type: 'MissingAuthenticationTokenException',
+            message: 'Missing Authentication Token',
+          },
+        }
+      } else {
+        requests.push({ operation: request.operation, headers: req.headers, body: request.input })
+        answer = store.handle(request.operation, request.input)
       }
-    } else if (
-      !String(req.headers.authorization ?? '').startsWith('AWS4-HMAC-SHA256 Credential=')
-    ) {
-      // Any signature is accepted, but an unsigned request is refused as AWS does.
-      answer = {
-        status: 400,
-        body: {
-          __type: 'MissingAuthenticationTokenException',
-          message: 'Missing Authentication Token',
-        },
-      }
-    } else {
-      requests.push({ operation: request.operation, headers: req.headers, body: request.input })
-      answer = store.handle(request.operation, request.input)
-    }
-    res.statusCode = answer.status
-    res.end(JSON.stringify(answer.body))
-  })
+      res.statusCode = answer.status
+      res.end(JSON.stringify(answer.body))
+    }),
+  )
   server.listen(options.port ?? 0, '127.0.0.1')
   await once(server, 'listening')
   const { port } = server.address() as AddressInfo

@@ -2,6 +2,7 @@ import { once } from 'node:events'
 import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { type FauxqsServer, startFauxqs } from 'fauxqs'
+import { requestListener } from './request-listener.js'
 
 export type { FauxqsServer }
 
@@ -159,11 +160,13 @@ export async function startLocalSqs(options: LocalSqsOptions): Promise<LocalSqs>
   const relay = relayToSqs(server, {
     queueNameOf: (url) => (accepted.has(url) ? options.queueName : undefined),
   })
-  const front = createServer(async (req, res) => {
-    const chunks: Buffer[] = []
-    for await (const chunk of req) chunks.push(chunk as Buffer)
-    relay(req, res, Buffer.concat(chunks))
-  })
+  const front = createServer(
+    requestListener(async (req, res) => {
+      const chunks: Buffer[] = []
+      for await (const chunk of req) chunks.push(chunk as Buffer)
+      relay(req, res, Buffer.concat(chunks))
+    }),
+  )
   front.listen(options.front.port ?? 0, options.front.host)
   await once(front, 'listening')
   const { port } = front.address() as AddressInfo

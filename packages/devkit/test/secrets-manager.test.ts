@@ -8,6 +8,7 @@ import {
 } from '@aws-sdk/client-secrets-manager'
 import t from 'tap'
 import { startLocalSecretsManager } from '../src/secrets-manager.js'
+import { sendHalfARequest } from './fixtures/half-a-request.js'
 
 const local = await startLocalSecretsManager()
 t.teardown(() => local.close())
@@ -90,4 +91,10 @@ t.test('an unsigned request is refused', async (t) => {
     local.requests.some((r) => r.headers.authorization === undefined),
     'never served',
   )
+})
+
+t.test('a client gone halfway through its request leaves the endpoint serving', async (t) => {
+  await sendHalfARequest(local.url)
+  const res = await fetch(local.url, { method: 'POST' })
+  t.equal(res.status, 400, 'still answering')
 })

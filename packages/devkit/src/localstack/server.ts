@@ -5,6 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { startFauxqs } from 'fauxqs'
+import { requestListener } from '../request-listener.js'
 import { readSecretsManagerRequest, SecretsStore } from '../secrets-manager.js'
 import { relayToSqs } from '../sqs.js'
 
@@ -101,16 +102,7 @@ export async function startLocalstackStandin(
     }
     relay(req, res, body)
   }
-  // A request that fails (a client gone mid-body) is that request's
-  // failure: thrown out of the handler it would end the process, and with
-  // it the container every service depends on.
-  const server: Server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      log(`${req.method} ${req.url}: ${String(error)}`)
-      if (!res.headersSent) res.writeHead(500)
-      res.end()
-    })
-  })
+  const server: Server = createServer(requestListener(handle, log))
   server.listen(options.port ?? 4566, options.host ?? '0.0.0.0')
   await once(server, 'listening')
   const { port } = server.address() as AddressInfo

@@ -1,12 +1,11 @@
-import { once } from 'node:events'
 import { chmod, copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import t from 'tap'
 import { startLocalstackStandin } from '../../src/localstack/server.js'
+import { sendHalfARequest } from '../fixtures/half-a-request.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const repo = resolve(here, '../../../..')
@@ -137,13 +136,7 @@ t.test('a client gone halfway through its request leaves the stand-in serving', 
   })
   t.teardown(() => standin.close())
   await standin.initialised
-  const socket = connect(Number(new URL(standin.url).port), '127.0.0.1')
-  await once(socket, 'connect')
-  socket.write('POST / HTTP/1.1\r\nhost: localstack\r\ncontent-length: 100\r\n\r\n{"Que')
-  // Long enough for the server to start reading the body it will not get.
-  await new Promise((resolve) => setTimeout(resolve, 100))
-  socket.destroy()
-  await new Promise((resolve) => setTimeout(resolve, 100))
+  await sendHalfARequest(standin.url)
   const health = await fetch(`${standin.url}/_localstack/health`)
   t.equal(health.status, 200, 'still answering')
   t.match(lines.join('\n'), /POST \/: .*aborted/i, 'the failed request is logged')
