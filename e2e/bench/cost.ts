@@ -4,11 +4,11 @@
  *
  * Each setting (tracing at the chart's default 10%, at 100%, logging at
  * info) runs on a fresh stack started beside a fresh stack with tracing
- * off, and only those two run: two more idle stacks on a two-core machine
- * doubled the figures. Both are warmed together for three measured runs'
- * length, as a first few thousand requests still cost more while their
- * code is compiled, then loaded together at one fixed rate, several times;
- * each time the setting's CPU per redirect is judged against tracing off's
+ * off, and only those two run. Both are warmed together for three measured
+ * runs' length, as a first few thousand requests still cost more while
+ * their code is compiled (four stacks at once, warmed for one run, put the
+ * figures at twice these), then loaded together at one fixed rate, several
+ * times; each time the setting's CPU per redirect is judged against tracing off's
  * of the same seconds, as the machine's other load moves runs minutes apart
  * by a fifth and here falls on both alike. The rate is one neither stack
  * saturates at: saturated, the slower setting's lower rate alone raises
