@@ -201,6 +201,19 @@ t.test('docker compose up: a link, its redirect, the click counted, then down -v
     redirect: 'manual',
     signal: AbortSignal.timeout(5000),
   })
+  if (hop.status !== 302) {
+    // What the edge answered, and each hop's view of it.
+    t.comment(`GET /r/${code}: ${hop.status} ${await hop.text()}`)
+    const logs = await compose([
+      'logs',
+      '--no-color',
+      '--tail=40',
+      'frontend',
+      'api-gateway',
+      'url-service',
+    ])
+    t.comment(logs.stdout)
+  }
   t.equal(hop.status, 302, 'the short link redirects')
   t.equal(hop.headers.get('location'), target, 'to the URL it was made for')
 
