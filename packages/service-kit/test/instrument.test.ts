@@ -3,6 +3,10 @@ import { createServer } from 'node:http'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 
+// Each case starts a Node process that loads the SDK through tsx: about 5 s
+// apiece on two shared vCPUs, so the file outlasts tap's default 30 s.
+t.setTimeout(120_000)
+
 interface Exported {
   resourceSpans: {
     resource: { attributes: { key: string; value: { stringValue?: string } }[] }
