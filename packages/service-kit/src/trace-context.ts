@@ -35,11 +35,14 @@ export function requestSpan(request: FastifyRequest): Span | undefined {
  * to find, and no header.
  */
 export function installTraceResponse(app: FastifyInstance): void {
-  app.addHook('onSend', async (request, reply) => {
+  // A callback hook, not an async one: it runs on every public response,
+  // traced or not, and an async hook costs a promise each time.
+  app.addHook('onSend', (request, reply, payload, done) => {
     const span = requestSpan(request)?.spanContext()
     if (span && isSpanContextValid(span) && (span.traceFlags & 1) === 1) {
       reply.header('traceresponse', `00-${span.traceId}-${span.spanId}-01`)
     }
+    done(null, payload)
   })
 }
 
