@@ -166,6 +166,17 @@ t.test('docker compose up: a link, its redirect, the click counted, then down -v
     'the migration ran to completion',
   )
 
+  // Nothing on the public network draws an address on demand: podman's
+  // allocator counts up across runs, and once handed the api-gateway the
+  // frontend's fixed .10, so the frontend could not start.
+  const gatewayIp = await podman([
+    'inspect',
+    `${project}_api-gateway_1`,
+    '--format',
+    `{{(index .NetworkSettings.Networks "${project}_public").IPAddress}}`,
+  ])
+  t.equal(gatewayIp.stdout.trim(), '172.30.80.20', 'the api-gateway has its fixed public address')
+
   // `up -d` returns once the frontend's dependencies are healthy; the worker
   // is none of them. Wait for it too, so the click's time below is the
   // event's path, not a loaded machine starting a container.
