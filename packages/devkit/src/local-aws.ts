@@ -7,6 +7,7 @@ import {
   type ServerResponse,
 } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { requestListener } from './request-listener.js'
 import { readSecretsManagerRequest, SecretsStore } from './secrets-manager.js'
 
 /**
@@ -94,10 +95,8 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
       sessionToken: 'fake-session-token-from-sts',
     },
   }
-  const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = []
-    for await (const chunk of req) chunks.push(chunk as Buffer)
-    const body = Buffer.concat(chunks).toString('utf8')
+  const handle = (req: IncomingMessage, res: ServerResponse, received: Buffer) => {
+    const body = received.toString('utf8')
     const secretsRequest = readSecretsManagerRequest(req.headers['x-amz-target'], body)
     if (secretsRequest) {
       if (secretsRequest.operation === 'GetSecretValue') {
@@ -141,13 +140,7 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
     res.statusCode = 400
     res.end('unexpected request')
   }
-  const server = createServer((req, res) => {
-    // A bug here must answer 500 to the SDK, not take the caller's process down.
-    handle(req, res).catch((error: unknown) => {
-      res.statusCode = 500
-      res.end(String(error))
-    })
-  })
+  const server = createServer(requestListener(handle))
   server.listen(options.port ?? 0, options.host ?? '127.0.0.1')
   await once(server, 'listening')
   const { address, port } = server.address() as AddressInfo

@@ -276,13 +276,8 @@ export async function startLocalSecretsManager(
   const store = options.store ?? new SecretsStore()
   const requests: RecordedRequest[] = []
   const server = createServer(
-    requestListener(async (req, res) => {
-      const chunks: Buffer[] = []
-      for await (const chunk of req) chunks.push(chunk as Buffer)
-      const request = readSecretsManagerRequest(
-        req.headers['x-amz-target'],
-        Buffer.concat(chunks).toString('utf8'),
-      )
+    requestListener((req, res, body) => {
+      const request = readSecretsManagerRequest(req.headers['x-amz-target'], body.toString('utf8'))
       res.setHeader('content-type', 'application/x-amz-json-1.1')
       let answer: Answer
       if (!request) {

@@ -160,13 +160,7 @@ export async function startLocalSqs(options: LocalSqsOptions): Promise<LocalSqs>
   const relay = relayToSqs(server, {
     queueNameOf: (url) => (accepted.has(url) ? options.queueName : undefined),
   })
-  const front = createServer(
-    requestListener(async (req, res) => {
-      const chunks: Buffer[] = []
-      for await (const chunk of req) chunks.push(chunk as Buffer)
-      relay(req, res, Buffer.concat(chunks))
-    }),
-  )
+  const front = createServer(requestListener(relay))
   front.listen(options.front.port ?? 0, options.front.host)
   await once(front, 'listening')
   const { port } = front.address() as AddressInfo

@@ -69,10 +69,7 @@ export async function startLocalstackStandin(
   const secrets = new SecretsStore()
   const scripts: InitScript[] = []
   let completed = false
-  const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = []
-    for await (const chunk of req) chunks.push(chunk as Buffer)
-    const body = Buffer.concat(chunks)
+  const handle = (req: IncomingMessage, res: ServerResponse, body: Buffer) => {
     const json = (status: number, value: unknown, type = 'application/json') => {
       res.writeHead(status, { 'content-type': type })
       res.end(JSON.stringify(value))
