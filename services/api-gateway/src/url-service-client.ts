@@ -59,7 +59,7 @@ interface Call {
   method: 'GET' | 'POST'
   path: string
   body?: unknown
-  /** Only reads are retried: a retried create or resolve could act twice. */
+  /** Only reads are retried after a failure once sent: a retried create or resolve could act twice. */
   idempotent: boolean
   ctx: CallContext
 }
@@ -123,19 +123,19 @@ export function createHttpUrlServiceClient(options: HttpUrlServiceClientOptions)
     for (let attempt = 0; ; attempt++) {
       const backoff = 25 * 2 ** attempt * (0.5 + Math.random())
       // Judged after the attempt: only retry while a retry can still finish.
-      const mayRetry = () =>
-        call.idempotent && attempt < retries && deadline - Date.now() > backoff * 2
+      const mayRetry = (safe: boolean) =>
+        safe && attempt < retries && deadline - Date.now() > backoff * 2
       try {
         const left = Math.max(deadline - Date.now(), 1)
         const answer = await send(call, call.ctx, left)
-        if (answer.status >= 500 && mayRetry()) {
+        if (answer.status >= 500 && mayRetry(call.idempotent)) {
           await sleep(backoff)
           continue
         }
         return answer
       } catch (error) {
         const timedOut = error instanceof Error && error.name === 'TimeoutError'
-        if (!timedOut && mayRetry()) {
+        if (!timedOut && mayRetry(call.idempotent || neverSent(error))) {
           await sleep(backoff)
           continue
         }
@@ -230,6 +230,17 @@ export function createHttpUrlServiceClient(options: HttpUrlServiceClientOptions)
       }
     },
   }
+}
+
+// Failures before a connection existed: the request was never sent, so even
+// a create or a resolve can be tried again without acting twice. A pod
+// restarting (refused) or a DNS answer lost (EAI_AGAIN) is often gone by
+// the next attempt.
+const unsentCodes = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT'])
+
+function neverSent(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  return typeof code === 'string' && unsentCodes.has(code)
 }
 
 function codePath(template: string, code: string): string {

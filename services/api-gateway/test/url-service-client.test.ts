@@ -5,7 +5,7 @@ import { HttpProblem } from '@zt/service-kit'
 import pino from 'pino'
 import { Registry } from 'prom-client'
 import t, { type Test } from 'tap'
-import { Agent } from 'undici'
+import { Agent, buildConnector } from 'undici'
 import { type CallContext, createHttpUrlServiceClient } from '../src/url-service-client.js'
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void
@@ -166,6 +166,35 @@ t.test('upstream failures become 502 without internals, and reads retry first', 
   up.seen.length = 0
   await problemOf(c.resolve('abc', {}, ctx))
   t.equal(up.seen.length, 1, 'a resolve (it counts a click) is never retried')
+})
+
+t.test('a create or resolve whose connection failed is sent once it connects', async (t) => {
+  const up = await upstream(t, (req, res) =>
+    req.url?.endsWith('/resolve')
+      ? reply(res, 200, { url: 'https://example.com/' })
+      : reply(res, 201, record),
+  )
+  // Each call's first connection fails as a lost DNS answer or a restarting
+  // pod makes it fail: before a byte of the request left.
+  const failures = ['EAI_AGAIN', 'ECONNREFUSED']
+  const connect = buildConnector({})
+  let attempts = 0
+  const dispatcher = new Agent({
+    connect: (options, callback) => {
+      attempts += 1
+      const code = failures.shift()
+      if (code) return callback(Object.assign(new Error(`connect ${code}`), { code }), null)
+      return connect(options, callback)
+    },
+  })
+  t.teardown(() => dispatcher.close())
+  const c = createHttpUrlServiceClient({ baseUrl: up.url, dispatcher, timeoutMs: 1000 })
+  t.same(await c.resolve('abc', {}, ctx), { url: 'https://example.com/' })
+  t.equal(attempts, 3, 'two refused connections, then one that carried the request')
+  t.equal(up.seen.length, 1, 'the resolve reached url-service once')
+  failures.push('ENOTFOUND')
+  t.same(await c.create({ url: 'https://example.com/' }, ctx), record)
+  t.equal(up.seen.length, 2, 'and the create once')
 })
 
 t.test('a read retried after a transient failure succeeds', async (t) => {
