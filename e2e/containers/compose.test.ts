@@ -72,7 +72,9 @@ async function driveHealthchecks(): Promise<void> {
  * What a CI report needs when the first redirect fails, shortest last so a
  * report cut to its end still shows it: the full logs, then the answer, a
  * second try, which containers started or stopped around it (each makes
- * podman's DNS server reload, losing queries), and the warnings.
+ * podman's DNS server reload, losing queries), and the warnings. The second
+ * try counts a click of its own: the click check after a failed first
+ * redirect says nothing about that redirect.
  */
 async function explainFailedRedirect(hop: Response, code: string, asked: Date): Promise<string> {
   const answer = `GET /r/${code}: ${hop.status} ${await hop.text()}`
@@ -88,6 +90,7 @@ async function explainFailedRedirect(hop: Response, code: string, asked: Date): 
     'logs',
     '--no-color',
     '--tail=80',
+    'frontend',
     'api-gateway',
     'url-service',
     'worker',
